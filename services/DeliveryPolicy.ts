@@ -1,0 +1,32 @@
+/**
+ * What a bounded delivery queue does when it is full (kuilt-behaviour §1.2, `DeliveryPolicy`).
+ *
+ * - `Reliable`: the sender waits until the receiver makes room (back-pressure, nothing lost).
+ * - `Lossy`: the oldest queued frame of that link is dropped to make room (counted).
+ * - `Strict`: overflow is a bug; the receiving seam tears with `FrameOverflow` so it is seen.
+ */
+import { Data } from "effect"
+
+export type DeliveryPolicy = Data.TaggedEnum<{
+  Reliable: { readonly capacity: number }
+  Lossy: { readonly capacity: number }
+  Strict: { readonly capacity: number }
+}>
+const ctor = Data.taggedEnum<DeliveryPolicy>()
+
+/** Default capacity of one link's queue, as in the original library. */
+export const DEFAULT_DELIVERY_CAPACITY = 256
+
+export const DeliveryPolicy = {
+  ...ctor,
+  reliable: (capacity = DEFAULT_DELIVERY_CAPACITY): DeliveryPolicy => ctor.Reliable({ capacity: checkCapacity(capacity) }),
+  lossy: (capacity = DEFAULT_DELIVERY_CAPACITY): DeliveryPolicy => ctor.Lossy({ capacity: checkCapacity(capacity) }),
+  strict: (capacity = DEFAULT_DELIVERY_CAPACITY): DeliveryPolicy => ctor.Strict({ capacity: checkCapacity(capacity) })
+}
+
+function checkCapacity(capacity: number): number {
+  if (!Number.isSafeInteger(capacity) || capacity < 1) {
+    throw new RangeError(`delivery capacity must be a positive integer, got ${capacity}`)
+  }
+  return capacity
+}
