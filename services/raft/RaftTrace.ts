@@ -1,0 +1,114 @@
+/**
+ * Trace events (lossy stream) and metrics of a Raft node. Names follow etcd's TLA+ actions, as in
+ * the original library; `at` is the node's clock (ms) when the event happened.
+ */
+import { Data } from "effect"
+import type { NodeId } from "./NodeId.js"
+
+/** Why a node left leadership or candidacy. */
+export type StepDownReason = "HigherTermObserved" | "AppendEntriesFromLeader" | "LostQuorum" | "RemovedFromConfig"
+
+/** Why a (pre-)vote was denied; a denial lists every failing conjunct. */
+export type DenyReason = "StaleTerm" | "AlreadyVoted" | "LogNotUpToDate" | "LeaderAlive" | "NotVoter"
+
+/** The wire frame kinds (for refusal traces). */
+export type RaftMessageType =
+  | "RequestVote"
+  | "RequestVoteResponse"
+  | "AppendEntries"
+  | "AppendEntriesResponse"
+  | "InstallSnapshot"
+  | "InstallSnapshotResponse"
+  | "PreVote"
+  | "PreVoteResponse"
+  | "TimeoutNow"
+  | "Forward"
+  | "ForwardResponse"
+
+/** Why a decoded frame was refused before it touched any state. */
+export type RefusalGate =
+  | "ImplausibleNegativeTerm"
+  | "ImplausibleTermJump"
+  | "LeaderAuthority"
+  | "ForgedLeaderForTerm"
+  | "NotAMember"
+  | "AppendEntriesPrevLogIndexOutOfRange"
+  | "AppendEntriesNonContiguousBatch"
+  | "AppendEntriesEntryTermOutOfRange"
+  | "AppendEntriesIndexOutOfRange"
+  | "ResponseNotExpected"
+  | "TimeoutNowStaleTerm"
+  | "TimeoutNowSelfLeaderOrCandidate"
+  | "TimeoutNowFutureTerm"
+  | "TimeoutNowSenderNotEstablishedLeader"
+  | "TimeoutNowSelfLearner"
+  | "InstallSnapshotIndexOutOfRange"
+  | "InstallSnapshotTermOutOfRange"
+  | "InstallSnapshotBelowCommittedTermFloor"
+
+export type RaftTraceEvent = Data.TaggedEnum<{
+  Timeout: { readonly at: number; readonly node: NodeId; readonly newTerm: number }
+  PreVoteStarted: { readonly at: number; readonly node: NodeId; readonly proposedTerm: number }
+  PreVoteGranted: { readonly at: number; readonly node: NodeId; readonly to: NodeId; readonly proposedTerm: number }
+  PreVoteDenied: {
+    readonly at: number
+    readonly node: NodeId
+    readonly to: NodeId
+    readonly proposedTerm: number
+    readonly reasons: ReadonlyArray<DenyReason>
+  }
+  RequestVote: {
+    readonly at: number
+    readonly from: NodeId
+    readonly to: NodeId
+    readonly term: number
+    readonly lastLogIndex: number
+    readonly lastLogTerm: number
+  }
+  VoteGranted: { readonly at: number; readonly from: NodeId; readonly to: NodeId; readonly term: number }
+  VoteDenied: {
+    readonly at: number
+    readonly from: NodeId
+    readonly to: NodeId
+    readonly term: number
+    readonly reasons: ReadonlyArray<DenyReason>
+  }
+  BecomeLeader: { readonly at: number; readonly node: NodeId; readonly term: number }
+  BecomeFollower: { readonly at: number; readonly node: NodeId; readonly term: number; readonly reason: StepDownReason }
+  ClientRequest: { readonly at: number; readonly node: NodeId; readonly index: number; readonly term: number }
+  AppendEntriesRejected: {
+    readonly at: number
+    readonly from: NodeId
+    readonly to: NodeId
+    readonly conflictIndex: number
+    readonly conflictTerm: number
+  }
+  AdvanceCommitIndex: { readonly at: number; readonly node: NodeId; readonly old: number; readonly new: number }
+  FrameRefused: {
+    readonly at: number
+    readonly node: NodeId
+    readonly from: NodeId
+    readonly messageType: RaftMessageType
+    readonly gate: RefusalGate
+  }
+  FrameUndecodable: {
+    readonly at: number
+    readonly node: NodeId
+    readonly from: NodeId
+    readonly byteCount: number
+    readonly reason: string
+  }
+  ProposalDropped: { readonly at: number; readonly node: NodeId; readonly reason: string }
+}>
+export const RaftTraceEvent = Data.taggedEnum<RaftTraceEvent>()
+
+/** Metrics, also exported as Effect `Metric`s by the engine. */
+export type RaftMetric = Data.TaggedEnum<{
+  ProposeAccepted: { readonly logIndex: number; readonly term: number }
+  ProposeCommitted: { readonly logIndex: number; readonly elapsedMs: number }
+  ElectionStarted: { readonly term: number }
+  ElectionWon: { readonly term: number; readonly elapsedMs: number }
+  ElectionSuppressedTermCeiling: { readonly term: number; readonly ceiling: number }
+  FrameRefused: { readonly gate: RefusalGate }
+}>
+export const RaftMetric = Data.taggedEnum<RaftMetric>()

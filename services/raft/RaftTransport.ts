@@ -1,0 +1,26 @@
+/**
+ * What the Raft engine needs from a network: send bytes to a node (fire and forget, may drop)
+ * and receive `(from, bytes)` envelopes where `from` is stamped by the transport, never read from
+ * the frame.
+ */
+import type { Effect, Option, Stream, Subscribable } from "effect"
+import { Context } from "effect"
+import type { NodeId } from "./NodeId.js"
+
+export interface RaftEnvelope {
+  readonly from: NodeId
+  readonly bytes: Uint8Array
+}
+
+export interface RaftTransport {
+  readonly selfId: NodeId
+  readonly peers: Subscribable.Subscribable<ReadonlySet<NodeId>>
+  /** Collected once, by the engine. */
+  readonly incoming: Stream.Stream<RaftEnvelope>
+  /** Fire and forget: never fails; an unreachable peer or an over-budget frame is dropped. */
+  readonly sendTo: (peer: NodeId, bytes: Uint8Array) => Effect.Effect<void>
+  /** The largest frame the transport carries right now; `None` = unknown. */
+  readonly maxPayloadBytes: Option.Option<number>
+}
+
+export const RaftTransport = Context.GenericTag<RaftTransport>("kuilt/RaftTransport")

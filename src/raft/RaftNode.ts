@@ -1,0 +1,151 @@
+/**
+ * Building a Raft node: `RaftNode.make` (bound to the caller's `Scope`) and `RaftNode.layer`
+ * (transport and storage from context). The node restores its durable state, refuses to start on
+ * an inconsistent one (`CorruptDurableState`), and runs until its scope closes or it fails
+ * (fail-stop on a storage error).
+ */
+import { Effect, Fiber, Layer, Option, PubSub, Random, Scope, Stream, SubscriptionRef } from "effect"
+import { entryWireSize } from "../codec/raft/RaftCodec.js"
+import { ClientIdentity } from "../../services/raft/ClientId.js"
+import type { ClientId } from "../../services/raft/ClientId.js"
+import type { ClusterConfig } from "../../services/raft/ClusterConfig.js"
+import { committedIndex } from "../../services/raft/LogEntry.js"
+import type { Committed } from "../../services/raft/LogEntry.js"
+import { RaftConfig, validate } from "../../services/raft/RaftConfig.js"
+import type { CorruptDurableState, StorageError } from "../../services/raft/RaftErrors.js"
+import { RaftConfigError } from "../../services/raft/RaftErrors.js"
+import { RaftNode as RaftNodeTag } from "../../services/raft/RaftNode.js"
+import type { RaftNode as RaftNodeShape } from "../../services/raft/RaftNode.js"
+import type { RaftRole } from "../../services/raft/RaftRole.js"
+import { RaftStorage } from "../../services/raft/RaftStorage.js"
+import type { RaftMetric, RaftTraceEvent } from "../../services/raft/RaftTrace.js"
+import { RaftTransport } from "../../services/raft/RaftTransport.js"
+import { checkDurableState } from "./DurableStateCheck.js"
+import { Prng } from "./core/Prng.js"
+import { RaftCore } from "./core/RaftCore.js"
+import { Engine } from "./engine/Engine.js"
+
+export interface RaftNodeOptions {
+  /** The bootstrap membership (every founding node passes the same one). */
+  readonly cluster: ClusterConfig
+  readonly transport: RaftTransport
+  readonly storage: RaftStorage
+  /** Tuning; defaults as in `RaftConfig.defaults`. */
+  readonly config?: Partial<RaftConfig>
+  /** Client identity for proposal dedup keys; `Auto` by default. */
+  readonly identity?: ClientIdentity
+}
+
+export type RaftNodeStartError = RaftConfigError | StorageError | CorruptDurableState
+
+/** Capacity of the committed stream's buffer before a slow consumer back-pressures the node. */
+const COMMITTED_BUFFER = 4096
+/** Trace and metric streams keep this many events for a slow reader, then drop the oldest. */
+const TRACE_BUFFER = 512
+
+const hex16 = (a: number, b: number) =>
+  (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0")
+
+/** Starts a node bound to the current `Scope`. */
+export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, RaftNodeStartError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const config = yield* validate({ ...RaftConfig.defaults, ...options.config })
+    const id = options.transport.selfId
+    const cluster = options.cluster
+    if (cluster.voters.size === 0 && !cluster.learners.has(id)) {
+      return yield* new RaftConfigError({ reason: `a cluster with no voters must list ${id} as a learner` })
+    }
+    const durable = yield* options.storage.load
+    yield* checkDurableState(durable)
+
+    const seed = yield* Random.nextInt
+    const identity = options.identity ?? ClientIdentity.Auto()
+    const clientId: ClientId = identity._tag === "Durable"
+      ? identity.clientId
+      : (`auto:${id}-${hex16(yield* Random.nextInt, yield* Random.nextInt)}` as ClientId)
+    const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+    const core = new RaftCore({
+      id,
+      config,
+      bootstrap: cluster,
+      durable,
+      rng: new Prng(seed),
+      clientId,
+      entrySize: entryWireSize,
+      now
+    })
+
+    const surfaces = {
+      role: yield* SubscriptionRef.make<RaftRole>(core.role),
+      leader: yield* SubscriptionRef.make(Option.fromNullable(core.leader)),
+      term: yield* SubscriptionRef.make(core.term),
+      membership: yield* SubscriptionRef.make(core.config.new),
+      commitIndex: yield* SubscriptionRef.make(core.commitIndex),
+      compactionFloor: yield* SubscriptionRef.make(core.log.snapshotIndex),
+      committed: yield* PubSub.bounded<Committed>(COMMITTED_BUFFER),
+      trace: yield* PubSub.sliding<RaftTraceEvent>(TRACE_BUFFER),
+      metrics: yield* PubSub.sliding<RaftMetric>(TRACE_BUFFER)
+    }
+    const engine = new Engine(core, options.transport, options.storage, surfaces)
+
+    const pump = yield* options.transport.incoming.pipe(
+      Stream.runForEachChunk((chunk) =>
+        Effect.sync(() => {
+          for (const env of chunk) engine.mailbox.push({ _tag: "Frame", from: env.from, bytes: env.bytes })
+        })
+      ),
+      Effect.forkScoped
+    )
+    const loop = yield* Effect.forkScoped(engine.run)
+    const close = Effect.gen(function*() {
+      yield* engine.shutdown("node closed")
+      yield* Fiber.interrupt(loop)
+      yield* Fiber.interrupt(pump)
+    })
+    // Runs before the forked fibers are interrupted (finalizers run last-added first).
+    yield* Effect.addFinalizer(() => close)
+
+    const committedFrom = (fromIndex: number): Stream.Stream<Committed> =>
+      Stream.unwrapScoped(Effect.gen(function*() {
+        // Subscribe first, then ask for the cut: whatever the cut misses, the tail has.
+        const tail = yield* PubSub.subscribe(surfaces.committed)
+        const cut = yield* engine.cut(fromIndex)
+        return Stream.concat(
+          Stream.fromIterable(cut.items),
+          Stream.fromQueue(tail).pipe(Stream.filter((c) => committedIndex(c) > cut.upTo))
+        )
+      }))
+
+    const node: RaftNodeShape = {
+      id,
+      clientId: Effect.sync(() => core.clientId),
+      role: surfaces.role,
+      leader: surfaces.leader,
+      term: surfaces.term,
+      membership: surfaces.membership,
+      commitIndex: surfaces.commitIndex,
+      compactionFloor: surfaces.compactionFloor,
+      committed: Stream.fromPubSub(surfaces.committed),
+      committedFrom,
+      trace: Stream.fromPubSub(surfaces.trace),
+      metrics: Stream.fromPubSub(surfaces.metrics),
+      propose: (command, opts) => engine.propose(command, opts?.requestId),
+      awaitLeadership: engine.awaitLeadership,
+      awaitFailure: engine.awaitFailure,
+      close
+    }
+    return node
+  })
+
+/** A node built from the `RaftTransport` and `RaftStorage` in context. */
+export const layer = (
+  options: Omit<RaftNodeOptions, "transport" | "storage">
+): Layer.Layer<RaftNodeShape, RaftNodeStartError, RaftTransport | RaftStorage> =>
+  Layer.scoped(
+    RaftNodeTag,
+    Effect.gen(function*() {
+      const transport = yield* RaftTransport
+      const storage = yield* RaftStorage
+      return yield* make({ ...options, transport, storage })
+    })
+  )

@@ -1,0 +1,109 @@
+/**
+ * A follower (or learner) receiving AppendEntries (§5.3 receiver rules 1–5).
+ *
+ * Every frame is first checked against what this node can disprove locally (a batch that is not
+ * contiguous, entry terms above the frame's term, a second leader claiming a term we already
+ * pinned to another): such frames are refused and traced, never applied. Then the §5.3
+ * consistency check, truncation of a conflicting suffix (never of a committed entry), append, and
+ * a commit index that only moves forward.
+ */
+import type { AppendEntries } from "../../codec/raft/RaftMessage.js"
+import type { NodeId } from "../../../services/raft/NodeId.js"
+import type { RaftCore } from "./RaftCore.js"
+
+const MAX_INDEX = Number.MAX_SAFE_INTEGER
+
+export const onAppendEntries = (core: RaftCore, from: NodeId, m: AppendEntries): void => {
+  // Batch plausibility, before any state changes.
+  const n = m.entries.length
+  if (m.prevLogIndex + n > MAX_INDEX) return core.refuse(from, "AppendEntries", "AppendEntriesIndexOutOfRange")
+  let lastTerm = m.prevLogTerm
+  for (let i = 0; i < n; i++) {
+    const e = m.entries[i]!
+    if (e.index !== m.prevLogIndex + 1 + i) return core.refuse(from, "AppendEntries", "AppendEntriesNonContiguousBatch")
+    if (e.term > m.term || e.term < lastTerm) return core.refuse(from, "AppendEntries", "AppendEntriesEntryTermOutOfRange")
+    lastTerm = e.term
+  }
+  if (m.prevLogTerm > m.term) return core.refuse(from, "AppendEntries", "AppendEntriesEntryTermOutOfRange")
+
+  if (m.term < core.term) {
+    // Rule 1: a stale leader learns our term from the reply. Round 0: we confirm nothing for it.
+    return reply(core, from, false, 0, m.prevLogIndex, 0, 0, 0)
+  }
+  if (m.term === core.term && core.role === "Leader") {
+    // Two leaders in one term is impossible among correct nodes: refuse, never obey.
+    return core.refuse(from, "AppendEntries", "ForgedLeaderForTerm")
+  }
+  if (core.leaderForTerm !== null && core.leaderForTerm.term === m.term && core.leaderForTerm.leaderId !== from) {
+    return core.refuse(from, "AppendEntries", "ForgedLeaderForTerm")
+  }
+  if (m.term > core.term) core.adoptTerm(m.term)
+  if (core.leaderForTerm === null || core.leaderForTerm.term !== m.term) {
+    core.leaderForTerm = { term: m.term, leaderId: from }
+    core.ready.persist.leaderForTerm = core.leaderForTerm
+  }
+  if (core.role === "Candidate" || core.preVote !== undefined || core.leader !== from) {
+    core.becomeFollower("AppendEntriesFromLeader", from)
+  }
+  core.leader = from
+  core.leaderContactAt = core.now
+  core.resetElectionTimer()
+
+  const log = core.log
+  // Rule 2: the consistency check.
+  if (m.prevLogIndex > log.lastIndex) {
+    return reply(core, from, false, 0, m.prevLogIndex, log.lastIndex + 1, 0, 0)
+  }
+  let start = 0
+  if (m.prevLogIndex < log.snapshotIndex) {
+    // Entries at or below our snapshot are committed, hence identical (Log Matching): skip them.
+    start = Math.min(n, log.snapshotIndex - m.prevLogIndex)
+  } else {
+    const t = log.termAt(m.prevLogIndex)!
+    if (t !== m.prevLogTerm) {
+      return reply(core, from, false, 0, m.prevLogIndex, log.firstIndexOfTermEndingAt(m.prevLogIndex), t, 0)
+    }
+  }
+  // Rules 3–4: skip identical entries, truncate at the first conflict, append the rest.
+  for (let i = start; i < n; i++) {
+    const e = m.entries[i]!
+    const existing = log.termAt(e.index)
+    if (existing === e.term) continue
+    if (existing !== undefined) {
+      if (e.index <= core.commitIndex) {
+        // Overwriting a committed entry would break State Machine Safety; such a frame lies.
+        return core.refuse(from, "AppendEntries", "AppendEntriesEntryTermOutOfRange")
+      }
+      core.truncateFrom(e.index)
+    }
+    core.appendFollower(i === 0 ? m.entries : m.entries.slice(i))
+    break
+  }
+  const matchIndex = m.prevLogIndex + n
+  // Rule 5, forward only: commit what the leader committed AND we now hold from it.
+  const commit = Math.min(m.leaderCommit, matchIndex)
+  if (commit > core.commitIndex) core.advanceCommit(commit)
+  reply(core, from, true, matchIndex, 0, 0, 0, m.round)
+}
+
+const reply = (
+  core: RaftCore,
+  to: NodeId,
+  success: boolean,
+  matchIndex: number,
+  rejectedIndex: number,
+  conflictIndex: number,
+  conflictTerm: number,
+  echoedRound: number
+): void => {
+  core.send(to, {
+    _tag: "AppendEntriesResponse",
+    term: core.term,
+    success,
+    matchIndex,
+    rejectedIndex,
+    conflictIndex,
+    conflictTerm,
+    echoedRound
+  })
+}

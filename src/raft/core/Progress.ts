@@ -1,0 +1,66 @@
+/**
+ * The leader's view of one follower (Figure 2 `nextIndex[]`/`matchIndex[]`, plus etcd-style flow
+ * control). `Probe`: one AppendEntries at a time until the follower's position is known.
+ * `Replicate`: optimistic pipelining of up to `maxInflight` batches. `Snapshot`: an
+ * InstallSnapshot transfer is in progress (next issue).
+ */
+export type ProgressState = "Probe" | "Replicate" | "Snapshot"
+
+export class Progress {
+  match = 0
+  next: number
+  state: ProgressState = "Probe"
+  /** Last index of each batch in flight (Replicate), oldest first. */
+  readonly inflight: Array<number> = []
+  /** In Probe: a probe is outstanding (cleared by a response or a heartbeat). */
+  probeSent = false
+  /** Heard from since the last CheckQuorum tick. */
+  recentActive = false
+  /** `match` moved since the last heartbeat tick (stall detection for lost pipelined batches). */
+  progressed = false
+  /** Highest ReadIndex round this follower echoed at the current term. */
+  echoedRound = 0
+
+  constructor(next: number) {
+    this.next = next
+  }
+
+  becomeProbe(): void {
+    this.state = "Probe"
+    this.inflight.length = 0
+    this.probeSent = false
+    this.next = this.match + 1
+  }
+
+  becomeReplicate(): void {
+    this.state = "Replicate"
+    this.inflight.length = 0
+    this.probeSent = false
+    this.next = this.match + 1
+  }
+
+  /** Can another AppendEntries with entries be sent now? */
+  canSend(maxInflight: number): boolean {
+    switch (this.state) {
+      case "Probe":
+        return !this.probeSent
+      case "Replicate":
+        return this.inflight.length < maxInflight
+      case "Snapshot":
+        return false
+    }
+  }
+
+  /** Records an acknowledged match; returns true if it moved forward. */
+  acknowledge(matchIndex: number): boolean {
+    let moved = false
+    if (matchIndex > this.match) {
+      this.match = matchIndex
+      moved = true
+      this.progressed = true
+    }
+    if (this.next <= this.match) this.next = this.match + 1
+    while (this.inflight.length > 0 && this.inflight[0]! <= this.match) this.inflight.shift()
+    return moved
+  }
+}

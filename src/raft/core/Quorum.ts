@@ -1,0 +1,44 @@
+/**
+ * Quorum arithmetic over voter sets, including the joint configuration of §6 where a decision
+ * needs a majority of C_old AND of C_new. Learners are never passed in here.
+ */
+import type { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
+import type { NodeId } from "../../../services/raft/NodeId.js"
+
+/** The highest index that a majority of `voters` have matched (`matchOf` gives each voter's). */
+export const majorityIndex = (voters: ReadonlySet<NodeId>, matchOf: (id: NodeId) => number): number => {
+  const n = voters.size
+  if (n === 0) return 0
+  const values: Array<number> = []
+  for (const v of voters) values.push(matchOf(v))
+  values.sort((a, b) => b - a)
+  return values[Math.floor(n / 2)]!
+}
+
+/** The committed index under `config`: the lower of both majorities while joint. */
+export const quorumIndex = (config: ConfigPayload, matchOf: (id: NodeId) => number): number => {
+  const inNew = majorityIndex(config.new.voters, matchOf)
+  return config.old === undefined ? inNew : Math.min(inNew, majorityIndex(config.old.voters, matchOf))
+}
+
+/** True when `yes` holds a majority of `voters`. */
+export const hasMajority = (voters: ReadonlySet<NodeId>, yes: (id: NodeId) => boolean): boolean => {
+  let count = 0
+  for (const v of voters) if (yes(v)) count++
+  return count >= Math.floor(voters.size / 2) + 1
+}
+
+/** True when `yes` holds a majority of every voter set in force (both while joint). */
+export const hasQuorum = (config: ConfigPayload, yes: (id: NodeId) => boolean): boolean =>
+  hasMajority(config.new.voters, yes) && (config.old === undefined || hasMajority(config.old.voters, yes))
+
+/** Every voter of the configuration (union of both sets while joint). */
+export const allVoters = (config: ConfigPayload): ReadonlySet<NodeId> =>
+  config.old === undefined ? config.new.voters : new Set([...config.old.voters, ...config.new.voters])
+
+/** Every node that must receive the log: all voters and learners of both halves. */
+export const allReplicas = (config: ConfigPayload): ReadonlySet<NodeId> => {
+  const s = new Set<NodeId>([...config.new.voters, ...config.new.learners])
+  if (config.old !== undefined) for (const id of config.old.allMembers) s.add(id)
+  return s
+}

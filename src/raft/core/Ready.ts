@@ -1,0 +1,92 @@
+/**
+ * What one step of the core asks the shell to do, etcd's `Ready` (DESIGN.md §2). The shell must
+ * (1) write `persist` durably as one batch, (2) call `RaftCore.onPersisted()`, and only then
+ * (3) send `messages` — messages may reveal a vote or acknowledge entries that depend on the
+ * write. Then it publishes `committed`, completes `resolutions`, and emits `trace`.
+ */
+import type { ForwardOutcome, RaftMessage } from "../../codec/raft/RaftMessage.js"
+import type { CommandEntry, LogEntry } from "../../../services/raft/LogEntry.js"
+import type { NodeId } from "../../../services/raft/NodeId.js"
+import type { HardState, LeaderForTerm, StoredSnapshot } from "../../../services/raft/RaftStorage.js"
+import type { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
+
+export interface Outbound {
+  readonly to: NodeId
+  readonly message: RaftMessage
+}
+
+/** How a client request ends. */
+export type Outcome =
+  | { readonly _tag: "Proposed"; readonly entry: CommandEntry }
+  | { readonly _tag: "NotLeader"; readonly leader: NodeId | undefined; readonly reason: string }
+  | { readonly _tag: "LeadershipLost"; readonly reason: string }
+
+export interface Resolution {
+  readonly handle: number
+  readonly outcome: Outcome
+}
+
+/** The durable writes of one turn, in the storage contract's order. */
+export interface PersistBatch {
+  snapshot: StoredSnapshot | undefined
+  truncateFrom: number | undefined
+  append: Array<LogEntry>
+  hardState: HardState | undefined
+  leaderForTerm: LeaderForTerm | undefined
+  discardThrough: number | undefined
+}
+
+export class Ready {
+  persist: PersistBatch = emptyBatch()
+  messages: Array<Outbound> = []
+  committed: Array<LogEntry> = []
+  resolutions: Array<Resolution> = []
+  trace: Array<RaftTraceEvent> = []
+  metrics: Array<RaftMetric> = []
+
+  get hasPersist(): boolean {
+    const p = this.persist
+    return (
+      p.snapshot !== undefined ||
+      p.truncateFrom !== undefined ||
+      p.append.length > 0 ||
+      p.hardState !== undefined ||
+      p.leaderForTerm !== undefined ||
+      p.discardThrough !== undefined
+    )
+  }
+
+  get isEmpty(): boolean {
+    return (
+      !this.hasPersist &&
+      this.messages.length === 0 &&
+      this.committed.length === 0 &&
+      this.resolutions.length === 0 &&
+      this.trace.length === 0 &&
+      this.metrics.length === 0
+    )
+  }
+
+  /** Records a truncation of the log from `from`, trimming entries appended earlier this turn. */
+  truncate(from: number): void {
+    const p = this.persist
+    const firstPending = p.append.length > 0 ? p.append[0]!.index : Infinity
+    if (from <= firstPending) {
+      p.append.length = 0
+      p.truncateFrom = p.truncateFrom === undefined ? from : Math.min(p.truncateFrom, from)
+    } else {
+      p.append.length = from - firstPending
+    }
+  }
+}
+
+export const emptyBatch = (): PersistBatch => ({
+  snapshot: undefined,
+  truncateFrom: undefined,
+  append: [],
+  hardState: undefined,
+  leaderForTerm: undefined,
+  discardThrough: undefined
+})
+
+export type { ForwardOutcome }

@@ -1,0 +1,192 @@
+/**
+ * The leader's side of log replication (§5.3), commitment (§5.4.2, Figure 8) and CheckQuorum
+ * (thesis §6.2).
+ *
+ * Batches are cut to the transport's payload budget; a follower in `Replicate` gets up to
+ * `maxInflight` batches pipelined, one in `Probe` gets one at a time until a response locates its
+ * log. Heartbeats carry no entries in `Replicate` (prev = match, which the follower is known to
+ * hold), so they never cause spurious rejections of batches still in flight.
+ */
+import type { AppendEntriesResponse } from "../../codec/raft/RaftMessage.js"
+import type { NodeId } from "../../../services/raft/NodeId.js"
+import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
+import type { StepDownReason } from "../../../services/raft/RaftTrace.js"
+import type { Progress } from "./Progress.js"
+import { allVoters, hasQuorum, quorumIndex } from "./Quorum.js"
+import type { RaftCore } from "./RaftCore.js"
+
+/**
+ * Sends one AppendEntries starting at `pr.next`. Returns false when there was nothing to send
+ * (and `allowEmpty` is false).
+ */
+const sendAppend = (core: RaftCore, peer: NodeId, pr: Progress, allowEmpty: boolean): boolean => {
+  const prev = pr.next - 1
+  const prevTerm = core.log.termAt(prev)
+  if (prevTerm === undefined) {
+    // The entries this follower needs were compacted away; InstallSnapshot takes over here
+    // (next feature set). Until then the follower is probed again from our snapshot boundary.
+    pr.becomeProbe()
+    pr.next = core.log.snapshotIndex + 1
+    return false
+  }
+  const entries = core.log.slice(pr.next, core.cfg.maxBatchEntries, core.entryBudget(), core.entrySize)
+  if (entries.length === 0 && !allowEmpty) return false
+  core.send(peer, {
+    _tag: "AppendEntries",
+    term: core.term,
+    prevLogIndex: prev,
+    prevLogTerm: prevTerm,
+    entries,
+    leaderCommit: core.commitIndex,
+    round: 0
+  })
+  if (entries.length > 0) {
+    const last = entries[entries.length - 1]!.index
+    if (pr.state === "Replicate") {
+      pr.inflight.push(last)
+      pr.next = last + 1
+    } else {
+      pr.probeSent = true
+    }
+  } else if (pr.state === "Probe") {
+    pr.probeSent = true
+  }
+  return true
+}
+
+/** Sends as much as each follower's flow control allows. */
+const fill = (core: RaftCore, peer: NodeId, pr: Progress): void => {
+  while (pr.next <= core.log.lastIndex && pr.canSend(core.cfg.maxInflight)) {
+    if (!sendAppend(core, peer, pr, false)) return
+    if (pr.state !== "Replicate") return
+  }
+}
+
+/** End of a turn in which entries were appended: ship them to everyone. */
+export const replicateAll = (core: RaftCore): void => {
+  for (const [peer, pr] of core.progress) fill(core, peer, pr)
+}
+
+/**
+ * Heartbeat tick: asserts leadership, carries the commit index, and re-probes followers whose
+ * pipeline made no progress since the last tick (a lost batch would otherwise stall them).
+ */
+export const heartbeat = (core: RaftCore): void => {
+  for (const [peer, pr] of core.progress) {
+    switch (pr.state) {
+      case "Probe":
+        pr.probeSent = false
+        sendAppend(core, peer, pr, true)
+        break
+      case "Replicate": {
+        if (pr.inflight.length > 0 && !pr.progressed) {
+          pr.becomeProbe()
+          sendAppend(core, peer, pr, true)
+        } else {
+          sendHeartbeat(core, peer, pr)
+          fill(core, peer, pr)
+        }
+        break
+      }
+      case "Snapshot":
+        break
+    }
+    pr.progressed = false
+  }
+}
+
+/** An empty AppendEntries anchored at the follower's known match. */
+const sendHeartbeat = (core: RaftCore, peer: NodeId, pr: Progress): void => {
+  const prev = pr.match
+  const prevTerm = core.log.termAt(prev)
+  if (prevTerm === undefined) return
+  core.send(peer, {
+    _tag: "AppendEntries",
+    term: core.term,
+    prevLogIndex: prev,
+    prevLogTerm: prevTerm,
+    entries: [],
+    leaderCommit: Math.min(core.commitIndex, pr.match),
+    round: 0
+  })
+}
+
+export const onAppendEntriesResponse = (core: RaftCore, from: NodeId, m: AppendEntriesResponse): void => {
+  if (m.term > core.term) {
+    core.adoptTerm(m.term)
+    core.becomeFollower("HigherTermObserved", undefined)
+    return
+  }
+  if (core.role !== "Leader" || m.term < core.term) return
+  const pr = core.progress.get(from)
+  if (pr === undefined) return core.refuse(from, "AppendEntriesResponse", "ResponseNotExpected")
+  pr.recentActive = true
+  if (m.success) {
+    if (m.matchIndex > core.log.lastIndex) return core.refuse(from, "AppendEntriesResponse", "AppendEntriesIndexOutOfRange")
+    const moved = pr.acknowledge(m.matchIndex)
+    if (pr.state === "Probe") pr.becomeReplicate()
+    if (moved) maybeCommit(core)
+    fill(core, from, pr)
+    return
+  }
+  // A rejection of something the follower already proved it holds is stale (reordered or
+  // duplicated); so is a rejection of anything but our outstanding probe.
+  if (m.rejectedIndex <= pr.match) return
+  if (pr.state === "Probe" && m.rejectedIndex !== pr.next - 1) return
+  core.trace(RaftTraceEvent.AppendEntriesRejected({
+    at: core.now,
+    from,
+    to: core.id,
+    conflictIndex: m.conflictIndex,
+    conflictTerm: m.conflictTerm
+  }))
+  // §5.3 fast backup: skip the follower's whole conflicting term at once.
+  let next = m.conflictIndex
+  if (m.conflictTerm > 0) {
+    const ours = core.log.lastIndexOfTerm(m.conflictTerm)
+    if (ours > 0) next = ours + 1
+  }
+  pr.becomeProbe()
+  pr.next = Math.max(pr.match + 1, Math.min(next, m.rejectedIndex))
+  sendAppend(core, from, pr, true)
+}
+
+/**
+ * Advances commit to the quorum-matched index, but only through an entry of the current term
+ * (Figure 8, bug class B1): an older entry is committed indirectly, never by counting replicas.
+ */
+export const maybeCommit = (core: RaftCore): void => {
+  const idx = quorumIndex(core.config, (id) => (id === core.id ? core.durableLast : core.progress.get(id)?.match ?? 0))
+  if (idx > core.commitIndex && core.log.termAt(idx) === core.term) core.advanceCommit(idx)
+}
+
+/** CheckQuorum: a leader that has not heard from a quorum within an election timeout steps down. */
+export const checkQuorum = (core: RaftCore): void => {
+  const heard = (id: NodeId) => id === core.id || core.progress.get(id)?.recentActive === true
+  const ok = hasQuorum(core.config, heard)
+  for (const voter of allVoters(core.config)) {
+    const pr = core.progress.get(voter)
+    if (pr !== undefined) pr.recentActive = false
+  }
+  if (!ok) {
+    // Same term: stepping down for lost contact is not evidence of a newer leader.
+    core.becomeFollower("LostQuorum", undefined)
+    return
+  }
+  core.checkQuorumDeadline = core.now + core.rng.between(core.cfg.electionTimeoutMin, core.cfg.electionTimeoutMax)
+}
+
+/** Leaving leadership: every in-flight proposal learns it may not commit through us. */
+export const abandonLeadership = (core: RaftCore, reason: StepDownReason): void => {
+  const why = `leader stepped down (${reason})`
+  for (const [, handle] of core.pendingLocal) {
+    core.ready.resolutions.push({ handle, outcome: { _tag: "LeadershipLost", reason: why } })
+  }
+  core.pendingLocal.clear()
+  for (const [, f] of core.pendingForwarded) {
+    core.send(f.from, { _tag: "ForwardResponse", clientRequestId: f.clientRequestId, outcome: { _tag: "NotLeader" } })
+  }
+  core.pendingForwarded.clear()
+  core.progress.clear()
+  core.dirty = false
+}

@@ -1,0 +1,248 @@
+/**
+ * A deterministic cluster of pure `RaftCore`s: no Effect, no codec, no real time. Messages are
+ * delivered after a fixed latency on a virtual millisecond clock; durable state is a plain object
+ * per node that survives `crash`/`restart`. It drives the core exactly as the engine does
+ * (takeReady → persist → onPersisted → send), so rule-level tests and fast simulations exercise
+ * the same code path as production.
+ */
+import type { RaftMessage } from "../codec/raft/RaftMessage.js"
+import type { ClientId } from "../../services/raft/ClientId.js"
+import type { ClusterConfig } from "../../services/raft/ClusterConfig.js"
+import type { LogEntry } from "../../services/raft/LogEntry.js"
+import type { NodeId } from "../../services/raft/NodeId.js"
+import { RaftConfig } from "../../services/raft/RaftConfig.js"
+import type { DurableState, LeaderForTerm, StoredSnapshot } from "../../services/raft/RaftStorage.js"
+import type { RaftTraceEvent } from "../../services/raft/RaftTrace.js"
+import type { Outcome, PersistBatch } from "../raft/core/Ready.js"
+import { Prng } from "../raft/core/Prng.js"
+import { RaftCore } from "../raft/core/RaftCore.js"
+
+export interface SentMessage {
+  readonly at: number
+  readonly from: NodeId
+  readonly to: NodeId
+  readonly message: RaftMessage
+}
+
+/** Mutable durable image of one node. */
+export interface Disk {
+  hardState: { term: number; votedFor: NodeId | null }
+  leaderForTerm: LeaderForTerm | null
+  snapshot: StoredSnapshot | null
+  entries: Array<LogEntry>
+}
+
+export interface CoreClusterOptions {
+  readonly ids: ReadonlyArray<string>
+  readonly bootstrap: ClusterConfig
+  readonly config?: Partial<RaftConfig>
+  readonly seed?: number
+  /** One-way message latency in ms (default 1). */
+  readonly latency?: number
+  readonly maxPayload?: number
+  readonly entrySize?: (e: LogEntry) => number
+}
+
+/** A rough entry size for tests that do not care about the exact codec. */
+export const approximateEntrySize = (e: LogEntry): number =>
+  e._tag === "Command" ? 32 + e.command.byteLength + e.dedupKey.clientId.length : 32
+
+export class CoreCluster {
+  now = 0
+  readonly cores = new Map<NodeId, RaftCore>()
+  readonly disks = new Map<NodeId, Disk>()
+  readonly committed = new Map<NodeId, Array<LogEntry>>()
+  readonly outcomes = new Map<number, Outcome>()
+  /** Every message ever handed to the network, in order. */
+  readonly sent: Array<SentMessage> = []
+  /** Every trace event any node emitted, in order (the engine publishes these; tests assert on them). */
+  readonly traces: Array<RaftTraceEvent> = []
+  private readonly inFlight: Array<SentMessage & { deliverAt: number }> = []
+  /** Directed links that drop everything: "a->b". */
+  readonly cut = new Set<string>()
+  private readonly cfg: RaftConfig
+  private readonly seed: number
+  private handles = 1
+
+  constructor(readonly options: CoreClusterOptions) {
+    this.cfg = RaftConfig.unsafeMake(options.config ?? {})
+    this.seed = options.seed ?? 1
+    for (const id of options.ids) {
+      const nid = id as NodeId
+      this.disks.set(nid, { hardState: { term: 0, votedFor: null }, leaderForTerm: null, snapshot: null, entries: [] })
+      this.committed.set(nid, [])
+      this.start(nid)
+    }
+    this.process()
+  }
+
+  private start(id: NodeId): void {
+    const disk = this.disks.get(id)!
+    const durable: DurableState = {
+      hardState: { ...disk.hardState },
+      leaderForTerm: disk.leaderForTerm,
+      snapshot: disk.snapshot,
+      entries: disk.entries.slice()
+    }
+    const index = this.options.ids.indexOf(id)
+    const core = new RaftCore({
+      id,
+      config: this.cfg,
+      bootstrap: this.options.bootstrap,
+      durable,
+      rng: new Prng(this.seed * 7919 + index),
+      clientId: `auto:${id}-test` as ClientId,
+      entrySize: this.options.entrySize ?? approximateEntrySize,
+      now: this.now
+    })
+    core.maxPayload = this.options.maxPayload
+    this.cores.set(id, core)
+  }
+
+  node(id: string): RaftCore {
+    const c = this.cores.get(id as NodeId)
+    if (c === undefined) throw new Error(`node ${id} is down`)
+    return c
+  }
+
+  get leaders(): Array<RaftCore> {
+    return [...this.cores.values()].filter((c) => c.role === "Leader")
+  }
+
+  /** Crash: volatile state is lost, messages to and from it are dropped; the disk stays. */
+  crash(id: string): void {
+    this.cores.delete(id as NodeId)
+  }
+
+  restart(id: string): void {
+    this.start(id as NodeId)
+    this.process()
+  }
+
+  isolate(id: string): void {
+    for (const other of this.options.ids) {
+      if (other === id) continue
+      this.cut.add(`${id}->${other}`)
+      this.cut.add(`${other}->${id}`)
+    }
+  }
+
+  heal(): void {
+    this.cut.clear()
+  }
+
+  /** Drops everything `from` sends to `to` (one direction only) until `heal`. */
+  cutLink(from: string, to: string): void {
+    this.cut.add(`${from}->${to}`)
+  }
+
+  propose(id: string, command: Uint8Array, requestId?: number): number {
+    const handle = this.handles++
+    const over = this.node(id).propose(handle, command, requestId, this.now)
+    if (over !== undefined) throw new Error(`oversize: ${JSON.stringify(over)}`)
+    this.process()
+    return handle
+  }
+
+  cancel(id: string, handle: number): void {
+    this.node(id).cancel(handle)
+    this.process()
+  }
+
+  /** Delivers a frame as if `from` had sent it, bypassing the network. */
+  inject(to: string, from: string, message: RaftMessage): void {
+    this.node(to).receive(from as NodeId, message, this.now)
+    this.process()
+  }
+
+  /** Advances virtual time by `ms`, one millisecond at a time. */
+  advance(ms: number): void {
+    const end = this.now + ms
+    while (this.now < end) {
+      this.now++
+      this.deliverDue()
+      for (const core of this.cores.values()) core.tick(this.now)
+      this.process()
+    }
+  }
+
+  /** Advances until `predicate` holds or `maxMs` passes; returns whether it held. */
+  advanceUntil(predicate: () => boolean, maxMs: number): boolean {
+    const end = this.now + maxMs
+    while (!predicate()) {
+      if (this.now >= end) return false
+      this.advance(1)
+    }
+    return true
+  }
+
+  private deliverDue(): void {
+    let progressed = true
+    while (progressed) {
+      progressed = false
+      const due = this.inFlight.filter((m) => m.deliverAt <= this.now)
+      if (due.length === 0) return
+      for (const m of due) this.inFlight.splice(this.inFlight.indexOf(m), 1)
+      for (const m of due) {
+        const core = this.cores.get(m.to)
+        if (core === undefined || this.cut.has(`${m.from}->${m.to}`)) continue
+        core.receive(m.from, m.message, this.now)
+        progressed = true
+      }
+      this.process()
+    }
+  }
+
+  /** Runs every node's Ready loop to quiescence, as the engine does each turn. */
+  process(): void {
+    for (const [id, core] of this.cores) {
+      for (;;) {
+        const ready = core.takeReady()
+        if (ready.isEmpty) break
+        this.persist(id, ready.persist)
+        core.onPersisted()
+        for (const out of ready.messages) {
+          const m = { at: this.now, from: id, to: out.to, message: out.message }
+          this.sent.push(m)
+          this.inFlight.push({ ...m, deliverAt: this.now + (this.options.latency ?? 1) })
+        }
+        this.committed.get(id)!.push(...ready.committed)
+        for (const r of ready.resolutions) this.outcomes.set(r.handle, r.outcome)
+        this.traces.push(...ready.trace)
+      }
+    }
+  }
+
+  private persist(id: NodeId, p: PersistBatch): void {
+    const d = this.disks.get(id)!
+    if (p.snapshot !== undefined) d.snapshot = p.snapshot
+    if (p.truncateFrom !== undefined) {
+      const from = p.truncateFrom
+      d.entries = d.entries.filter((e) => e.index < from)
+    }
+    for (const e of p.append) {
+      const last = d.entries.length > 0 ? d.entries[d.entries.length - 1]!.index : (d.snapshot?.meta.lastIncludedIndex ?? 0)
+      if (e.index !== last + 1) throw new Error(`${id}: non-contiguous append ${e.index} after ${last}`)
+      d.entries.push(e)
+    }
+    if (p.hardState !== undefined) {
+      if (p.hardState.term < d.hardState.term) throw new Error(`${id}: term went backwards`)
+      d.hardState = { ...p.hardState }
+    }
+    if (p.leaderForTerm !== undefined) d.leaderForTerm = p.leaderForTerm
+    if (p.discardThrough !== undefined) {
+      const through = p.discardThrough
+      d.entries = d.entries.filter((e) => e.index > through)
+    }
+  }
+
+  /** Trace events with tag `tag` (optionally only those from index `since` of `traces`). */
+  tracesOf<T extends RaftTraceEvent["_tag"]>(tag: T, since = 0): Array<Extract<RaftTraceEvent, { _tag: T }>> {
+    return this.traces.slice(since).filter((e): e is Extract<RaftTraceEvent, { _tag: T }> => e._tag === tag)
+  }
+
+  /** Messages sent since `since` (an index into `sent`) matching a tag. */
+  sentSince(since: number, tag?: RaftMessage["_tag"]): Array<SentMessage> {
+    return this.sent.slice(since).filter((m) => tag === undefined || m.message._tag === tag)
+  }
+}
