@@ -38,6 +38,15 @@ const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 /** Strings up to this many bytes try the per-byte ASCII loop before `TextDecoder`. */
 const ASCII_FAST_PATH_MAX = 32
 
+/**
+ * Scratch arrays for the ASCII fast path, one per length so none is ever resized (setting
+ * `length` is a slow runtime call). Safe to share: decoding a string never re-enters.
+ */
+const asciiScratch: ReadonlyArray<Array<number>> = Array.from(
+  { length: ASCII_FAST_PATH_MAX + 1 },
+  (_, n) => new Array<number>(n).fill(0)
+)
+
 /** Reads one frame (or one part of it) front to back. Create one per frame, or `reset` it. */
 export class BinaryReader {
   private input!: Uint8Array
@@ -188,16 +197,18 @@ export class BinaryReader {
     const end = start + n
     const bytes = this.input
     if (n <= ASCII_FAST_PATH_MAX) {
-      let out = ""
+      // Collect the codes in a reused array and build the string once: a flat string, and cheaper
+      // than `TextDecoder` (a native call) or per-character concatenation for ids and keys.
+      const codes = asciiScratch[n]!
       let i = start
       for (; i < end; i++) {
         const c = bytes[i]!
         if (c >= 0x80) break
-        out += String.fromCharCode(c)
+        codes[i - start] = c
       }
       if (i === end) {
         this.pos = end
-        return out
+        return String.fromCharCode.apply(null, codes)
       }
     }
     let out: string

@@ -104,7 +104,11 @@ describe("BinaryWriter and BinaryReader", () => {
       "",
       "a",
       "client-42:7",
-      "x".repeat(64), // last length on the ASCII fast path
+      "y".repeat(32), // longest string on the reader's ASCII fast path
+      "y".repeat(33),
+      "y".repeat(31) + "é", // non-ASCII found last on the reader's fast path
+      "z".repeat(32),
+      "x".repeat(64), // last length on the writer's ASCII fast path
       "x".repeat(65), // first length past it
       "héllo wörld",
       "日本語のテキスト",

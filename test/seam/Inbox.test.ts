@@ -47,8 +47,12 @@ const finishesWhenActingInGap = <A>(
 ): Effect.Effect<Option.Option<A>> =>
   Effect.gen(function*() {
     const scheduler = new GapScheduler(n)
-    const fiber = yield* Effect.fork(collect).pipe(Effect.withScheduler(scheduler))
-    scheduler.runUntilYield()
+    // Only the forked fiber runs on the gap scheduler (the test's own fiber must not be held).
+    const fiber = yield* Effect.fork(Effect.withScheduler(collect, scheduler))
+    for (let i = 0; i < 50 && !scheduler.yielded; i++) {
+      scheduler.runUntilYield()
+      yield* Effect.yieldNow()
+    }
     act()
     scheduler.runAll()
     const exit = yield* Fiber.poll(fiber)

@@ -37,6 +37,16 @@ export const onAppendEntries = (core: RaftCore, from: NodeId, m: AppendEntries):
   if (core.leaderForTerm !== null && core.leaderForTerm.term === m.term && core.leaderForTerm.leaderId !== from) {
     return core.refuse(from, "AppendEntries", "ForgedLeaderForTerm")
   }
+  // A frame that would rewrite a committed entry lies: a leader of our term or a newer one holds
+  // every committed entry (Leader Completeness, §5.4.3). Refuse it before it can move our term,
+  // leader pin or lease — a refused frame is never applied, not even in part. (A stale-term frame
+  // may legitimately disagree with our commits; rule 1 above already answered it.)
+  const committedEnd = Math.min(core.commitIndex, core.log.lastIndex)
+  for (let i = 0; i < n && m.entries[i]!.index <= committedEnd; i++) {
+    const e = m.entries[i]!
+    const existing = core.log.termAt(e.index)
+    if (existing !== undefined && existing !== e.term) return core.refuse(from, "AppendEntries", "AppendEntriesEntryTermOutOfRange")
+  }
   if (m.term > core.term) core.adoptTerm(m.term)
   if (core.leaderForTerm === null || core.leaderForTerm.term !== m.term) {
     core.leaderForTerm = { term: m.term, leaderId: from }
@@ -72,6 +82,7 @@ export const onAppendEntries = (core: RaftCore, from: NodeId, m: AppendEntries):
     if (existing !== undefined) {
       if (e.index <= core.commitIndex) {
         // Overwriting a committed entry would break State Machine Safety; such a frame lies.
+        // (Caught before any state change above; kept as the last line of defence.)
         return core.refuse(from, "AppendEntries", "AppendEntriesEntryTermOutOfRange")
       }
       core.truncateFrom(e.index)

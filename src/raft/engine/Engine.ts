@@ -297,6 +297,9 @@ export class Engine {
         if (input._tag === "Propose") input.resume(Effect.fail(new NotLeader({ leader: undefined, reason: "node is closed" })))
         if (input._tag === "Cut") input.resume({ items: [], upTo: Infinity })
       }
+      // A stopped node leads nothing and follows no one; say so rather than freeze the last state.
+      if (this.core.role === "Leader" || this.core.role === "Candidate") yield* SubscriptionRef.set(this.surfaces.role, "Follower")
+      yield* SubscriptionRef.set(this.surfaces.leader, Option.none())
       yield* PubSub.shutdown(this.surfaces.committed)
       yield* PubSub.shutdown(this.surfaces.trace)
       yield* PubSub.shutdown(this.surfaces.metrics)

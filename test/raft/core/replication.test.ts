@@ -183,8 +183,9 @@ describe("replication", () => {
     for (const maxInflight of [1, 4]) {
       // Budget 100: one 63-byte entry per batch.
       const c = voters(3, { seed: 28, latency: 5, maxPayload: HEADER_RESERVE + 100, config: { maxInflight } })
-      const l = awaitLeader(c)
+      awaitLeader(c)
       c.advance(30)
+      const l = awaitLeader(c)
       const f = c.options.ids.find((id) => id !== l.id)!
       const since = c.sent.length
       proposeTogether(c, l.id, Array.from({ length: 10 }, (_, i) => `p${String(i).padStart(18, "0")}`))
