@@ -145,7 +145,7 @@ const startNullConsensus = Effect.gen(function*() {
   return propose
 })
 
-export const runRaftBench = Effect.gen(function*() {
+export const runRaftBench = Effect.scoped(Effect.gen(function*() {
   const t0 = now()
   const cluster = yield* startCluster
   const leader = yield* awaitLeader(cluster.nodes)
@@ -166,7 +166,7 @@ export const runRaftBench = Effect.gen(function*() {
   yield* awaitLeader(cluster.nodes.filter((_, j) => j !== i))
   emit({ bench: "raft.reelection_after_crash", ms: round(now() - tCrash) })
   for (const [j, s] of cluster.scopes.entries()) if (j !== i) yield* Scope.close(s, Exit.void)
-})
+}))
 
 export const runNullBench = Effect.scoped(Effect.gen(function*() {
   const propose = yield* startNullConsensus

@@ -1,0 +1,5 @@
+/**
+ * `kuilt/browser`: browser-only pieces on top of the platform-neutral API. (IndexedDB storage and
+ * the browser WebSocket constructor land here.)
+ */
+export * from "./index.js"

@@ -1,0 +1,56 @@
+/**
+ * The published package works for a consumer (DESIGN.md §5): build, `npm pack`, unpack the
+ * tarball into a fresh project, and import every entry point both at run time (node) and at type
+ * level (tsc with NodeNext resolution). A broken `exports` map or a file missing from `files`
+ * fails here, not for a user.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+
+const root = resolve(import.meta.dirname, "..")
+const run = (cmd: string, args: Array<string>, cwd: string) =>
+  execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 240_000 })
+
+const ENTRY_POINTS = ["kuilt", "kuilt/node", "kuilt/browser", "kuilt/testing"] as const
+
+describe("the packed package", () => {
+  it("installs into a fresh project and every entry point imports and type-checks", () => {
+    const work = mkdtempSync(join(tmpdir(), "kuilt-pack-"))
+    try {
+      run("npm", ["run", "build"], root)
+      run("npm", ["pack", "--ignore-scripts", "--pack-destination", work], root)
+      const tarball = readdirSync(work).find((f) => f.endsWith(".tgz"))
+      expect(tarball).toBeDefined()
+      const project = join(work, "consumer")
+      const pkgDir = join(project, "node_modules", "kuilt")
+      mkdirSync(pkgDir, { recursive: true })
+      run("tar", ["-xzf", join(work, tarball!), "-C", pkgDir, "--strip-components=1"], work)
+      // Dependencies come from this repository's install (no registry access needed).
+      for (const dep of ["effect", "@effect/platform", "@types/node"]) {
+        const target = join(project, "node_modules", dep)
+        mkdirSync(resolve(target, ".."), { recursive: true })
+        symlinkSync(join(root, "node_modules", dep), target, "dir")
+      }
+      writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", type: "module", private: true }))
+      const imports = ENTRY_POINTS.map((e, i) => `import * as m${i} from "${e}"`).join("\n")
+      const checks = ENTRY_POINTS.map((e, i) => `if (Object.keys(m${i}).length === 0) throw new Error("${e} exports nothing")`)
+        .join("\n")
+      writeFileSync(join(project, "check.mjs"), `${imports}\n${checks}\nconsole.log("ok")\n`)
+      expect(run("node", ["check.mjs"], project).trim()).toBe("ok")
+      writeFileSync(join(project, "check.ts"), `${imports}\nexport const all = [${ENTRY_POINTS.map((_, i) => `m${i}`).join(", ")}]\n`)
+      writeFileSync(
+        join(project, "tsconfig.json"),
+        JSON.stringify({
+          compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", strict: true, noEmit: true, skipLibCheck: false, types: [] },
+          files: ["check.ts"]
+        })
+      )
+      run(join(root, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"], project)
+    } finally {
+      rmSync(work, { recursive: true, force: true })
+    }
+  }, 300_000)
+})

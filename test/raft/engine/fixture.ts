@@ -1,0 +1,121 @@
+/**
+ * A Raft cluster over InMemoryLoom under TestClock for engine tests: each node has its own Scope
+ * (closing it = a crash), its own seeded Random and an InMemoryRaftStorage disk that survives a
+ * restart.
+ */
+import { Effect, Exit, Option, Random, Scope, TestClock } from "effect"
+import { InMemoryLoom } from "../../../layers/InMemoryLoom.js"
+import * as InMemoryRaftStorage from "../../../layers/InMemoryRaftStorage.js"
+import { SeamRaftTransport } from "../../../layers/SeamRaftTransport.js"
+import { DeliveryPolicy } from "../../../services/DeliveryPolicy.js"
+import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
+import type { RaftConfig } from "../../../services/raft/RaftConfig.js"
+import type { RaftNode } from "../../../services/raft/RaftNode.js"
+import * as Raft from "../../../src/raft/RaftNode.js"
+
+export const FAST: Partial<RaftConfig> = { electionTimeoutMin: 50, electionTimeoutMax: 100, heartbeatInterval: 10 }
+
+export interface TestNode {
+  readonly id: string
+  node: RaftNode
+  scope: Scope.CloseableScope
+  readonly disk: InMemoryRaftStorage.Disk
+  up: boolean
+}
+
+export interface TestCluster {
+  readonly loom: InMemoryLoom
+  readonly nodes: ReadonlyArray<TestNode>
+  readonly byId: (id: string) => TestNode
+  readonly crash: (id: string) => Effect.Effect<void>
+  readonly restart: (id: string) => Effect.Effect<void, unknown>
+  readonly leader: Effect.Effect<TestNode | undefined>
+}
+
+export const startCluster = (options: {
+  readonly ids: ReadonlyArray<string>
+  readonly cluster: ClusterConfig
+  readonly config?: Partial<RaftConfig>
+  readonly seed?: number
+  readonly maxPayloadBytes?: number
+}) =>
+  Effect.gen(function*() {
+    const loom = yield* InMemoryLoom.make({
+      policy: DeliveryPolicy.lossy(4096),
+      seed: options.seed ?? 1,
+      ...(options.maxPayloadBytes !== undefined ? { maxPayloadBytes: options.maxPayloadBytes } : {})
+    })
+    const seed = options.seed ?? 1
+    const nodes: Array<TestNode> = []
+    let incarnation = 0
+    const boot = (id: string, disk: InMemoryRaftStorage.Disk, first: boolean) =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const seam = yield* (first && id === options.ids[0]
+          ? loom.host({ sessionName: "raft", peerKey: id, maxPeers: 16 })
+          : loom.join({ sessionName: "raft", peerKey: id })).pipe(Scope.extend(scope))
+        const storage = yield* InMemoryRaftStorage.make({ disk })
+        const node = yield* Raft.make({
+          cluster: options.cluster,
+          transport: SeamRaftTransport.fromSeam(seam),
+          storage,
+          config: options.config ?? FAST
+        }).pipe(
+          Scope.extend(scope),
+          Effect.withRandom(Random.make(seed * 1000 + options.ids.indexOf(id) * 10 + incarnation++))
+        )
+        return { node, scope }
+      })
+    for (const id of options.ids) {
+      const disk = InMemoryRaftStorage.Disk.make()
+      const { node, scope } = yield* boot(id, disk, true)
+      nodes.push({ id, node, scope, disk, up: true })
+    }
+    const byId = (id: string) => nodes.find((n) => n.id === id)!
+    const cluster: TestCluster = {
+      loom,
+      nodes,
+      byId,
+      crash: (id) =>
+        Effect.gen(function*() {
+          const n = byId(id)
+          n.up = false
+          yield* Scope.close(n.scope, Exit.void)
+        }),
+      restart: (id) =>
+        Effect.gen(function*() {
+          const n = byId(id)
+          const { node, scope } = yield* boot(id, n.disk, false)
+          n.node = node
+          n.scope = scope
+          n.up = true
+        }),
+      leader: Effect.gen(function*() {
+        for (const n of nodes) if (n.up && (yield* n.node.role.get) === "Leader") return n
+        return undefined
+      })
+    }
+    yield* Effect.addFinalizer(() => Effect.forEach(nodes, (n) => (n.up ? Scope.close(n.scope, Exit.void) : Effect.void)))
+    return cluster
+  })
+
+/** Advances virtual time in 1 ms steps until `predicate` holds; fails after `maxMs`. */
+export const advanceUntil = <E>(predicate: Effect.Effect<boolean, E>, maxMs: number, what: string) =>
+  Effect.gen(function*() {
+    for (let t = 0; t <= maxMs; t++) {
+      if (yield* predicate) return
+      yield* TestClock.adjust("1 millis")
+    }
+    return yield* Effect.dieMessage(`timed out after ${maxMs} virtual ms waiting for ${what}`)
+  })
+
+export const awaitLeader = (c: TestCluster, maxMs = 2000) =>
+  Effect.gen(function*() {
+    yield* advanceUntil(Effect.map(c.leader, (l) => l !== undefined), maxMs, "a leader")
+    return (yield* c.leader)!
+  })
+
+export const leaderOf = (n: RaftNode) => Effect.map(n.leader.get, Option.getOrUndefined)
+
+export const bytes = (s: string) => new TextEncoder().encode(s)
+export const text = (b: Uint8Array) => new TextDecoder().decode(b)
