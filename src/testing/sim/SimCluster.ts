@@ -1,0 +1,254 @@
+/**
+ * A deterministic cluster of pure Raft cores for simulation (reference §3.6, "core-level DST"):
+ * virtual time, the `SimNetwork`, one `InMemoryRaftStorage.Disk` per node (so crashes keep only
+ * what the storage made durable, and every batch passes the same validation a real store
+ * applies), a KV state machine per node, crash/restart and pause/resume.
+ *
+ * Each node is driven exactly as the engine drives it: takeReady → one storage write →
+ * onPersisted → send → apply committed → resolve. Observers see every step, which is where the
+ * invariant checker and the workload hook in.
+ */
+import { Effect, Either } from "effect"
+import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
+import * as InMemoryRaftStorage from "../../../layers/InMemoryRaftStorage.js"
+import { validateDurableState } from "../../../layers/validateDurableState.js"
+import type { ClientId } from "../../../services/raft/ClientId.js"
+import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
+import { asCommitted } from "../../../services/raft/LogEntry.js"
+import type { Committed, LogEntry } from "../../../services/raft/LogEntry.js"
+import type { NodeId } from "../../../services/raft/NodeId.js"
+import type { RaftConfig } from "../../../services/raft/RaftConfig.js"
+import type { DurableState, RaftStorage } from "../../../services/raft/RaftStorage.js"
+import { entryWireSize } from "../../codec/raft/RaftCodec.js"
+import { toWriteBatch } from "../../raft/engine/Engine.js"
+import { Prng } from "../../raft/core/Prng.js"
+import { RaftCore } from "../../raft/core/RaftCore.js"
+import type { PersistBatch, Resolution } from "../../raft/core/Ready.js"
+import { KvStateMachine } from "./KvStateMachine.js"
+import { SimNetwork } from "./SimNetwork.js"
+import { SimRandom } from "./SimRandom.js"
+
+export interface SimNode {
+  readonly id: NodeId
+  core: RaftCore | undefined
+  readonly disk: InMemoryRaftStorage.Disk
+  storage: RaftStorage
+  sm: KvStateMachine
+  paused: boolean
+  incarnation: number
+}
+
+/** Hooks called as the cluster runs; the invariant checker and the workload implement them. */
+export interface SimObserver {
+  /** A node is about to write `batch` (before it is durable). */
+  readonly onPersist?: (node: SimNode, batch: PersistBatch) => void
+  readonly onSend?: (node: SimNode, to: NodeId, message: RaftMessage) => void
+  /** A committed item reached the node's state machine (already applied). */
+  readonly onApplied?: (node: SimNode, item: Committed, entry: LogEntry | undefined) => void
+  readonly onResolved?: (node: SimNode, resolution: Resolution) => void
+  /** After every processing step of a node (invariants that look at the whole state). */
+  readonly onStep?: (node: SimNode) => void
+  readonly onStart?: (node: SimNode) => void
+}
+
+export interface SimClusterOptions {
+  readonly seed: number
+  readonly ids: ReadonlyArray<string>
+  readonly bootstrap: ClusterConfig
+  readonly config: RaftConfig
+  readonly maxPayload?: number
+}
+
+/** Raised when a node's storage refuses a write or its restart finds corrupt state: a core bug. */
+export class SimFault extends Error {}
+
+export class SimCluster {
+  now = 0
+  readonly nodes = new Map<NodeId, SimNode>()
+  readonly network: SimNetwork
+  readonly observers: Array<SimObserver> = []
+  private readonly coreSeeds: SimRandom
+
+  constructor(readonly options: SimClusterOptions) {
+    this.network = new SimNetwork(new SimRandom(options.seed, 1))
+    this.coreSeeds = new SimRandom(options.seed, 2)
+    for (const raw of options.ids) {
+      const id = raw as NodeId
+      const disk = InMemoryRaftStorage.Disk.make({ durability: "onSync" })
+      const node: SimNode = { id, core: undefined, disk, storage: disk.open(), sm: new KvStateMachine(), paused: false, incarnation: 0 }
+      this.nodes.set(id, node)
+    }
+  }
+
+  /** Boots every node (call once observers are attached). */
+  start(): void {
+    for (const node of this.nodes.values()) this.boot(node)
+  }
+
+  node(id: string): SimNode {
+    const n = this.nodes.get(id as NodeId)
+    if (n === undefined) throw new Error(`unknown node ${id}`)
+    return n
+  }
+
+  get up(): Array<SimNode> {
+    return [...this.nodes.values()].filter((n) => n.core !== undefined)
+  }
+
+  private boot(node: SimNode): void {
+    node.storage = node.disk.open()
+    const loaded = Effect.runSync(Effect.either(node.storage.load))
+    if (Either.isLeft(loaded)) throw new SimFault(`${node.id}: load failed: ${loaded.left.message}`)
+    const checked = validateDurableState(loaded.right as DurableState)
+    if (Either.isLeft(checked)) throw new SimFault(`${node.id}: ${checked.left.message}`)
+    const durable = checked.right
+    node.incarnation++
+    node.sm = new KvStateMachine()
+    if (durable.snapshot !== null) {
+      // The consumer restarts from its own snapshot, as a real application would.
+      node.sm.restore(durable.snapshot.state)
+      node.sm.applied = durable.snapshot.meta.lastIncludedIndex
+    }
+    node.core = new RaftCore({
+      id: node.id,
+      config: this.options.config,
+      bootstrap: this.options.bootstrap,
+      durable,
+      rng: new Prng(this.coreSeeds.fork()),
+      clientId: `auto:${node.id}-${node.incarnation}` as ClientId,
+      entrySize: entryWireSize,
+      now: this.now
+    })
+    node.core.maxPayload = this.options.maxPayload
+    for (const o of this.observers) o.onStart?.(node)
+    this.process(node)
+  }
+
+  /** The node dies: volatile state is lost; the disk keeps its durable part (plus `keepPending`). */
+  crash(id: string, keepPending: InMemoryRaftStorage.CrashKeep = "all"): void {
+    const node = this.node(id)
+    if (node.core === undefined) return
+    node.core = undefined
+    node.paused = false
+    node.disk.crash({ keep: keepPending })
+  }
+
+  restart(id: string): void {
+    const node = this.node(id)
+    if (node.core !== undefined) return
+    this.boot(node)
+  }
+
+  /** SIGSTOP: no timers, no processing; messages to it wait until `resume`. */
+  pause(id: string): void {
+    const node = this.node(id)
+    if (node.core !== undefined) node.paused = true
+  }
+
+  resume(id: string): void {
+    this.node(id).paused = false
+  }
+
+  /** The earliest time anything is due (a message or a node timer). */
+  nextEventAt(): number {
+    let t = this.network.nextAt
+    for (const n of this.nodes.values()) {
+      if (n.core !== undefined && !n.paused) t = Math.min(t, n.core.nextDeadline())
+    }
+    return t
+  }
+
+  /** Runs everything due up to and including `until`, in time order. */
+  runUntil(until: number): void {
+    for (;;) {
+      const t = this.nextEventAt()
+      if (t > until) break
+      this.now = Math.max(this.now, t)
+      this.deliverDue()
+      for (const n of this.nodes.values()) {
+        if (n.core === undefined || n.paused || n.core.nextDeadline() > this.now) continue
+        n.core.tick(this.now)
+        this.process(n)
+      }
+    }
+    this.now = Math.max(this.now, until)
+  }
+
+  private deliverDue(): void {
+    for (;;) {
+      const m = this.network.popDue(this.now)
+      if (m === undefined) return
+      const node = this.nodes.get(m.to)!
+      if (node.core === undefined) continue
+      if (node.paused) {
+        this.network.defer(m, this.now + 1)
+        continue
+      }
+      this.network.stats.delivered++
+      node.core.receive(m.from, m.message, this.now)
+      this.process(node)
+    }
+  }
+
+  /** Runs one node's Ready loop to quiescence. */
+  process(node: SimNode): void {
+    const core = node.core
+    if (core === undefined) return
+    for (;;) {
+      const ready = core.takeReady()
+      if (ready.isEmpty) break
+      if (ready.hasPersist) {
+        for (const o of this.observers) o.onPersist?.(node, ready.persist)
+        const written = Effect.runSync(Effect.either(node.storage.write(toWriteBatch(ready.persist))))
+        if (Either.isLeft(written)) throw new SimFault(`${node.id}: storage refused a write: ${written.left.message}`)
+      }
+      core.onPersisted()
+      for (const out of ready.messages) {
+        for (const o of this.observers) o.onSend?.(node, out.to, out.message)
+        this.network.send(this.now, node.id, out.to, out.message)
+      }
+      for (const raw of ready.committed) {
+        const item = toCommitted(raw)
+        const entry = item._tag === "Install" ? undefined : core.log.entry(indexOf(item))
+        node.sm.apply(item)
+        for (const o of this.observers) o.onApplied?.(node, item, entry)
+      }
+      for (const r of ready.resolutions) for (const o of this.observers) o.onResolved?.(node, r)
+    }
+    for (const o of this.observers) o.onStep?.(node)
+  }
+
+  /** Proposes on a node; returns false if the node is down (the client sees no answer). */
+  propose(id: string, handle: number, command: Uint8Array): boolean {
+    const node = this.node(id)
+    if (node.core === undefined || node.paused) return false
+    const over = node.core.propose(handle, command, undefined, this.now)
+    if (over !== undefined) throw new SimFault(`${id}: command unexpectedly over budget`)
+    this.process(node)
+    return true
+  }
+
+  cancel(id: string, handle: number): void {
+    const node = this.node(id)
+    if (node.core === undefined) return
+    node.core.cancel(handle)
+    this.process(node)
+  }
+}
+
+/** `Ready.committed` items as `Committed` (accepting plain log entries too). */
+const toCommitted = (raw: Committed | LogEntry): Committed => {
+  switch (raw._tag) {
+    case "Entry":
+    case "Internal":
+    case "Install":
+      return raw
+    case "Command":
+    case "NoOp":
+    case "Config":
+      return asCommitted(raw)
+  }
+}
+
+const indexOf = (c: Committed): number =>
+  c._tag === "Entry" ? c.entry.index : c._tag === "Internal" ? c.index : c.snapshot.throughIndex

@@ -1,0 +1,136 @@
+/**
+ * One simulation run: a seed decides the cluster size (unless given), the fault families, the
+ * workload and every random choice. The run checks the safety invariants at every step, the
+ * liveness of the quiet phase, and the linearizability of the client history; the same seed
+ * always produces the same trace hash.
+ */
+import { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
+import { RaftConfig } from "../../../services/raft/RaftConfig.js"
+import { checkLinearizability } from "../linearizability/Checker.js"
+import { kvModel } from "../linearizability/KvModel.js"
+import { InvariantChecker } from "./Invariants.js"
+import type { Violation } from "./Invariants.js"
+import { FaultInjector, planFaults } from "./Scenario.js"
+import type { FaultKind } from "./Scenario.js"
+import { SimCluster, SimFault } from "./SimCluster.js"
+import { SimRandom } from "./SimRandom.js"
+import { Workload } from "./Workload.js"
+
+export interface SimOptions {
+  readonly seed: number
+  /** Cluster size (3–7); drawn from the seed when omitted. */
+  readonly nodes?: number
+  /** Client operations to run. */
+  readonly operations?: number
+  /** Linearizability search budget (steps). */
+  readonly checkBudget?: number
+}
+
+export interface SimResult {
+  readonly seed: number
+  readonly nodes: number
+  readonly ok: boolean
+  readonly violations: ReadonlyArray<Violation>
+  readonly linearizability: "ok" | "violation" | "unknown"
+  readonly explanation?: string
+  readonly operations: { invoked: number; completed: number; unknown: number; retries: number }
+  readonly faults: Readonly<Record<string, number>>
+  readonly families: ReadonlyArray<FaultKind>
+  readonly virtualMs: number
+  readonly messages: number
+  readonly traceHash: string
+}
+
+/** Simulated config: short timeouts so a run covers many elections in little virtual time. */
+export const SIM_RAFT_CONFIG = RaftConfig.unsafeMake({ electionTimeoutMin: 50, electionTimeoutMax: 100, heartbeatInterval: 10 })
+
+/** FNV-1a over the run's observable events: equal hashes ⇔ (practically) equal runs. */
+class TraceHash {
+  private h = 0x811c9dc5
+  add(s: string): void {
+    for (let i = 0; i < s.length; i++) this.h = Math.imul(this.h ^ s.charCodeAt(i), 0x01000193)
+  }
+  get value(): string {
+    return (this.h >>> 0).toString(16).padStart(8, "0")
+  }
+}
+
+export const runSeed = (options: SimOptions): SimResult => {
+  const seed = options.seed
+  const random = new SimRandom(seed, 0)
+  const n = options.nodes ?? random.int(3, 8)
+  const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`)
+  const cluster = new SimCluster({ seed, ids, bootstrap: ClusterConfig.ofVoters(...ids), config: SIM_RAFT_CONFIG })
+  const invariants = new InvariantChecker(cluster)
+  const workload = new Workload(cluster, new SimRandom(seed, 3), {
+    clients: 5,
+    keys: 4,
+    operations: options.operations ?? 300,
+    attemptTimeout: 400,
+    attempts: 3
+  })
+  const faults = new FaultInjector(cluster, new SimRandom(seed, 4), planFaults(new SimRandom(seed, 5)))
+  const hash = new TraceHash()
+  cluster.observers.push(invariants, workload, {
+    onSend: (node, to, m) => hash.add(`${cluster.now}${node.id}${to}${m._tag}`),
+    onApplied: (node, item) => hash.add(`${node.id}${item._tag}`)
+  })
+
+  const violations = invariants.violations
+  let quietSince = Infinity
+  const QUIET_AFTER_OPS = true
+  const LIVENESS_MS = 20 * SIM_RAFT_CONFIG.electionTimeoutMax
+  const HARD_STOP = 600_000
+  try {
+    cluster.start()
+    while (violations.length === 0) {
+      const phaseQuiet = quietSince !== Infinity
+      const next = Math.min(cluster.nextEventAt(), workload.nextAt(), phaseQuiet ? Infinity : faults.nextEventAt())
+      if (next === Infinity || next > HARD_STOP) break
+      cluster.runUntil(next)
+      if (!phaseQuiet) faults.tick(cluster.now)
+      workload.tick(cluster.now, true)
+      if (!phaseQuiet && QUIET_AFTER_OPS && workload.invoked >= workload.options.operations) {
+        faults.quiesce()
+        quietSince = cluster.now
+      }
+      if (phaseQuiet && workload.done) break
+      if (phaseQuiet && cluster.now - quietSince > LIVENESS_MS) {
+        violations.push({
+          at: cluster.now,
+          invariant: "Liveness",
+          detail: `${workload.busyClients} clients still waiting ${LIVENESS_MS} ms after the faults stopped`
+        })
+      }
+    }
+    invariants.checkLogMatching()
+    if (!cluster.up.some((x) => x.core!.role === "Leader") && violations.length === 0) {
+      // The last op may have completed just before a re-election: allow one more election window.
+      cluster.runUntil(cluster.now + 10 * SIM_RAFT_CONFIG.electionTimeoutMax)
+      if (!cluster.up.some((x) => x.core!.role === "Leader")) {
+        violations.push({ at: cluster.now, invariant: "Liveness", detail: "no leader after the quiet phase" })
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof SimFault)) throw e
+    violations.push({ at: cluster.now, invariant: "StorageContract", detail: e.message })
+  }
+
+  const check = checkLinearizability(kvModel, workload.history.operations(), { maxSteps: options.checkBudget ?? 5_000_000 })
+  const lin = check.result
+  const explanation = check.result === "violation" ? check.explanation : undefined
+  return {
+    seed,
+    nodes: n,
+    ok: violations.length === 0 && lin !== "violation",
+    violations,
+    linearizability: lin,
+    ...(explanation !== undefined ? { explanation } : {}),
+    operations: { invoked: workload.invoked, completed: workload.completed, unknown: workload.unknown, retries: workload.retries },
+    faults: Object.fromEntries(faults.injected),
+    families: faults.plan.families,
+    virtualMs: cluster.now,
+    messages: cluster.network.stats.sent,
+    traceHash: hash.value
+  }
+}
