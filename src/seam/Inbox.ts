@@ -41,6 +41,8 @@ interface Link {
   readonly waiters: Array<() => void>
 }
 
+const noneReserved = (): number => 0
+
 /** Most frames handed to the collector in one chunk; bounds the work of one pull. */
 const MAX_CHUNK = 1024
 
@@ -93,6 +95,11 @@ export class Inbox {
         }
       }
     }
+    this.enqueue(link, from, payload)
+    return outcome
+  }
+
+  private enqueue(link: Link, from: PeerId, payload: Uint8Array): void {
     const entry: Entry = { from, payload, dropped: false }
     link.entries.push(entry)
     this.order.push(entry)
@@ -101,7 +108,23 @@ export class Inbox {
       this.takeWaiter = undefined
       waiter()
     }
-    return outcome
+  }
+
+  /**
+   * Queues regardless of capacity. For fabrics delivering a frame they already admitted against
+   * the link's budget (e.g. a delayed frame under `Reliable`, whose sender waited for room when it
+   * sent): dropping it would break `Reliable`, and the delivery path must not wait.
+   */
+  forceOffer(from: PeerId, payload: Uint8Array): "accepted" | "closed" {
+    if (this.closed) return "closed"
+    this.enqueue(this.link(from), from, payload)
+    return "accepted"
+  }
+
+  /** Frames from `from` queued and not yet handed to the collector. */
+  linkSize(from: PeerId): number {
+    const link = this.links.get(from)
+    return link === undefined ? 0 : link.entries.length - link.head
   }
 
   /** Offers, waiting for room while the link is full under `Reliable`. */
@@ -109,7 +132,26 @@ export class Inbox {
     return Effect.suspend(() => {
       const outcome = this.tryOffer(from, payload)
       if (outcome !== "full") return Effect.succeed(outcome)
+      return this.awaitRoom(from).pipe(Effect.zipRight(this.offer(from, payload)))
+    })
+  }
+
+  /**
+   * Waits until the link from `from` has room for one more frame, counting `reserved()` frames
+   * that are promised to the link but not queued yet (frames a fabric holds in flight), or until
+   * the inbox closes. Only meaningful under `Reliable`; room appears when the collector drains.
+   */
+  awaitRoom(from: PeerId, reserved: () => number = noneReserved): Effect.Effect<void> {
+    const hasRoom = () => this.closed || this.linkSize(from) + reserved() < this.policy.capacity
+    const wait: Effect.Effect<void> = Effect.suspend(() => {
+      if (hasRoom()) return Effect.void
       return Effect.async<void>((resume) => {
+        // Re-check inside the registration: the fiber may have yielded between the check above
+        // and this point, and a drain (or close) in that gap would otherwise never wake us.
+        if (hasRoom()) {
+          resume(Effect.void)
+          return
+        }
         const link = this.link(from)
         const wake = () => resume(Effect.void)
         link.waiters.push(wake)
@@ -117,8 +159,9 @@ export class Inbox {
           const i = link.waiters.indexOf(wake)
           if (i >= 0) link.waiters.splice(i, 1)
         })
-      }).pipe(Effect.zipRight(this.offer(from, payload)))
+      }).pipe(Effect.zipRight(wait))
     })
+    return wait
   }
 
   /** Closes the inbox: the stream completes, queued frames are discarded, waiting senders resume. */
@@ -149,6 +192,12 @@ export class Inbox {
     const chunk = this.drain()
     if (chunk.length > 0) return Effect.succeed(Chunk.unsafeFromArray(chunk))
     return Effect.async<void>((resume) => {
+      // Re-check inside the registration: the collector may have been descheduled between the
+      // empty drain above and this point; an offer or close in that gap found no waiter to wake.
+      if (this.closed || this.orderHead < this.order.length) {
+        resume(Effect.void)
+        return
+      }
       this.takeWaiter = () => resume(Effect.void)
       return Effect.sync(() => {
         this.takeWaiter = undefined

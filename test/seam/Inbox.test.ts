@@ -47,8 +47,10 @@ const finishesWhenActingInGap = <A>(
 ): Effect.Effect<Option.Option<A>> =>
   Effect.gen(function*() {
     const scheduler = new GapScheduler(n)
-    // Only the forked fiber runs on the gap scheduler (the test's own fiber must not be held).
-    const fiber = yield* Effect.fork(Effect.withScheduler(collect, scheduler))
+    // Only the forked fiber runs on the gap scheduler (the test's own fiber must not be held). A
+    // daemon, so that a fiber left stuck by a lost wake-up fails the assertion instead of hanging
+    // the test's own shutdown (its interruption would be scheduled on the held scheduler).
+    const fiber = yield* Effect.forkDaemon(Effect.withScheduler(collect, scheduler))
     for (let i = 0; i < 50 && !scheduler.yielded; i++) {
       scheduler.runUntilYield()
       yield* Effect.yieldNow()

@@ -1,0 +1,3 @@
+import { sweep } from "./seeds.js"
+
+sweep(1)
