@@ -39,6 +39,8 @@ export interface SimResult {
   readonly virtualMs: number
   readonly messages: number
   readonly traceHash: string
+  /** The last events before the end of the run (for a failing seed's report). */
+  readonly traceExcerpt: ReadonlyArray<string>
 }
 
 /** Simulated config: short timeouts so a run covers many elections in little virtual time. */
@@ -47,8 +49,12 @@ export const SIM_RAFT_CONFIG = RaftConfig.unsafeMake({ electionTimeoutMin: 50, e
 /** FNV-1a over the run's observable events: equal hashes ⇔ (practically) equal runs. */
 class TraceHash {
   private h = 0x811c9dc5
+  /** A ring of the most recent events, for failure reports. */
+  readonly recent: Array<string> = []
   add(s: string): void {
     for (let i = 0; i < s.length; i++) this.h = Math.imul(this.h ^ s.charCodeAt(i), 0x01000193)
+    if (this.recent.length >= 40) this.recent.shift()
+    this.recent.push(s)
   }
   get value(): string {
     return (this.h >>> 0).toString(16).padStart(8, "0")
@@ -72,8 +78,8 @@ export const runSeed = (options: SimOptions): SimResult => {
   const faults = new FaultInjector(cluster, new SimRandom(seed, 4), planFaults(new SimRandom(seed, 5)))
   const hash = new TraceHash()
   cluster.observers.push(invariants, workload, {
-    onSend: (node, to, m) => hash.add(`${cluster.now}${node.id}${to}${m._tag}`),
-    onApplied: (node, item) => hash.add(`${node.id}${item._tag}`)
+    onSend: (node, to, m) => hash.add(`${cluster.now} ${node.id}→${to} ${m._tag}${"term" in m ? ` t${m.term}` : ""}`),
+    onApplied: (node, item) => hash.add(`${cluster.now} ${node.id} applied ${item._tag}`)
   })
 
   const violations = invariants.violations
@@ -131,6 +137,7 @@ export const runSeed = (options: SimOptions): SimResult => {
     families: faults.plan.families,
     virtualMs: cluster.now,
     messages: cluster.network.stats.sent,
-    traceHash: hash.value
+    traceHash: hash.value,
+    traceExcerpt: violations.length > 0 || lin === "violation" ? hash.recent : []
   }
 }
