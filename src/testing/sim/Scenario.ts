@@ -87,7 +87,7 @@ export class FaultInjector {
     c.network.conditions = { minDelay: 1, jitter: 2, dropRate: 0, duplicateRate: 0 }
     for (const n of c.nodes.values()) {
       if (n.core === undefined) c.restart(n.id)
-      n.paused = false
+      c.resume(n.id)
     }
   }
 

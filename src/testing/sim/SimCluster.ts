@@ -26,6 +26,7 @@ import { RaftCore } from "../../raft/core/RaftCore.js"
 import type { PersistBatch, Resolution } from "../../raft/core/Ready.js"
 import { KvStateMachine } from "./KvStateMachine.js"
 import { SimNetwork } from "./SimNetwork.js"
+import type { InFlight } from "./SimNetwork.js"
 import { SimRandom } from "./SimRandom.js"
 
 export interface SimNode {
@@ -35,6 +36,8 @@ export interface SimNode {
   storage: RaftStorage
   sm: KvStateMachine
   paused: boolean
+  /** Messages that arrived while paused, delivered in order on resume (SIGSTOP keeps the inbox). */
+  held: Array<InFlight>
   incarnation: number
 }
 
@@ -75,7 +78,16 @@ export class SimCluster {
     for (const raw of options.ids) {
       const id = raw as NodeId
       const disk = InMemoryRaftStorage.Disk.make({ durability: "onSync" })
-      const node: SimNode = { id, core: undefined, disk, storage: disk.open(), sm: new KvStateMachine(), paused: false, incarnation: 0 }
+      const node: SimNode = {
+        id,
+        core: undefined,
+        disk,
+        storage: disk.open(),
+        sm: new KvStateMachine(),
+        paused: false,
+        held: [],
+        incarnation: 0
+      }
       this.nodes.set(id, node)
     }
   }
@@ -130,6 +142,7 @@ export class SimCluster {
     if (node.core === undefined) return
     node.core = undefined
     node.paused = false
+    node.held = []
     node.disk.crash({ keep: keepPending })
   }
 
@@ -146,7 +159,12 @@ export class SimCluster {
   }
 
   resume(id: string): void {
-    this.node(id).paused = false
+    const node = this.node(id)
+    if (!node.paused) return
+    node.paused = false
+    const held = node.held
+    node.held = []
+    for (const m of held) this.network.defer(m, this.now)
   }
 
   /** The earliest time anything is due (a message or a node timer). */
@@ -181,7 +199,7 @@ export class SimCluster {
       const node = this.nodes.get(m.to)!
       if (node.core === undefined) continue
       if (node.paused) {
-        this.network.defer(m, this.now + 1)
+        node.held.push(m)
         continue
       }
       this.network.stats.delivered++
