@@ -33,6 +33,11 @@ export class InvariantChecker implements SimObserver {
   private readonly leaderOfTerm = new Map<number, NodeId>()
   /** index → fingerprint of the entry committed there, as first applied by any node. */
   readonly committed = new Map<number, string>()
+  /**
+   * index → the term of the node that first applied it: at least the term in which the entry was
+   * committed, so requiring it only of leaders of higher terms never flags a legal stale leader.
+   */
+  private readonly commitTerm = new Map<number, number>()
   private highestCommitted = 0
   /** node → term → the vote it made durable in that term (no double vote, across restarts). */
   private readonly durableVote = new Map<NodeId, Map<number, NodeId>>()
@@ -105,6 +110,7 @@ export class InvariantChecker implements SimObserver {
     // State Machine Safety: no two nodes apply different entries at one index.
     if (known === undefined) {
       this.committed.set(index, key)
+      this.commitTerm.set(index, node.core?.term ?? Infinity)
       if (index > this.highestCommitted) this.highestCommitted = index
     } else if (known !== key) {
       this.fail("StateMachineSafety", `${node.id} applied ${key} at ${index}, another node applied ${known}`)
@@ -133,9 +139,10 @@ export class InvariantChecker implements SimObserver {
       const other = this.leaderOfTerm.get(core.term)
       if (other !== undefined && other !== node.id) this.fail("ElectionSafety", `${node.id} and ${other} both lead term ${core.term}`)
       this.leaderOfTerm.set(core.term, node.id)
-      // Leader Completeness: a new leader holds every entry committed so far.
+      // Leader Completeness: a leader holds every entry committed in an earlier term. (A stale
+      // candidate may still win an older term after newer entries committed; that is legal.)
       for (const [index, key] of this.committed) {
-        if (index <= core.log.snapshotIndex) continue
+        if (index <= core.log.snapshotIndex || this.commitTerm.get(index)! >= core.term) continue
         const e = core.log.entry(index)
         if (e === undefined || entryKey(e) !== key) {
           this.fail("LeaderCompleteness", `${node.id} leads term ${core.term} without committed entry ${index} (${key})`)
