@@ -71,15 +71,36 @@ export class InvalidMembership extends Data.TaggedError("InvalidMembership")<{
   readonly reason: string
 }> {}
 
-/** Why a leadership transfer was abandoned. */
-export type TransferFailureReason = "TimedOut" | "Cancelled" | "ReElected" | "NodeClosed"
+/**
+ * Why a leadership transfer failed. Immediately: `InvalidTarget` (the target is this node or not a
+ * voter) or `AlreadyInFlight` (another transfer is pending). Later: `TimedOut` (the target was not
+ * confirmed within `electionTimeoutMax`), `Cancelled` (`cancelTransfer`, or the caller was
+ * interrupted), `ReElected` (this node won an election before the target was confirmed),
+ * `NodeClosed`.
+ */
+export type TransferFailureReason =
+  | "InvalidTarget"
+  | "AlreadyInFlight"
+  | "TimedOut"
+  | "Cancelled"
+  | "ReElected"
+  | "NodeClosed"
 
+/** A leadership transfer (thesis §3.10) did not hand leadership to `target`. */
 export class LeadershipTransferFailed extends Data.TaggedError("LeadershipTransferFailed")<{
   readonly target: NodeId
   readonly reason: TransferFailureReason
-}> {}
+}> {
+  override get message() {
+    return `leadership transfer to ${this.target} failed: ${this.reason}`
+  }
+}
 
 /** Two live writers share one durable `ClientId`: an operational error, fatal to the node. */
 export class ClientIdCollision extends Data.TaggedError("ClientIdCollision")<{
   readonly clientId: ClientId
-}> {}
+}> {
+  override get message() {
+    return `another live writer uses the durable client id ${this.clientId}`
+  }
+}

@@ -10,9 +10,18 @@ import type { Effect, Option, Stream, Subscribable } from "effect"
 import { Context } from "effect"
 import type { ClientId } from "./ClientId.js"
 import type { ClusterConfig } from "./ClusterConfig.js"
-import type { CommandEntry, Committed } from "./LogEntry.js"
+import type { CommandEntry, Committed, Snapshot } from "./LogEntry.js"
 import type { NodeId } from "./NodeId.js"
-import type { ClientIdCollision, LeadershipLost, NotLeader, PayloadTooLarge, StorageError } from "./RaftErrors.js"
+import type {
+  ClientIdCollision,
+  InvalidMembership,
+  LeadershipLost,
+  LeadershipTransferFailed,
+  MembershipChangeInProgress,
+  NotLeader,
+  PayloadTooLarge,
+  StorageError
+} from "./RaftErrors.js"
 import type { RaftRole } from "./RaftRole.js"
 import type { RaftMetric, RaftTraceEvent } from "./RaftTrace.js"
 
@@ -24,7 +33,10 @@ export interface ProposeOptions {
   readonly requestId?: number
 }
 
-/** Why a node stopped on its own: it could not persist, or its durable client id is shared. */
+/**
+ * Why a node stopped on its own: it could not persist (`StorageError`), or another live writer
+ * uses its `Durable` client id (`ClientIdCollision`, thesis §6.3).
+ */
 export type RaftNodeFailure = StorageError | ClientIdCollision
 
 export interface RaftNode {
@@ -43,7 +55,11 @@ export interface RaftNode {
   readonly compactionFloor: Subscribable.Subscribable<number>
   /** Committed entries from the moment of subscription on. */
   readonly committed: Stream.Stream<Committed>
-  /** Committed entries from `fromIndex` on: replay, then live. Ends when the node closes. */
+  /**
+   * Committed entries from `fromIndex` on: replay, then live. Ends when the node closes. When
+   * `fromIndex` is at or below `compactionFloor` the replay starts with `Install(latest snapshot)`
+   * (the entries it covers are gone), then the entries after it.
+   */
   readonly committedFrom: (fromIndex: number) => Stream.Stream<Committed>
   /** Trace events; lossy (a slow reader misses events rather than slowing the node). */
   readonly trace: Stream.Stream<RaftTraceEvent>
@@ -60,6 +76,64 @@ export interface RaftNode {
     command: Uint8Array,
     options?: ProposeOptions
   ) => Effect.Effect<CommandEntry, NotLeader | LeadershipLost | PayloadTooLarge>
+  /**
+   * A linearizable read index (thesis §6.4), on the leader only: once its current-term no-op has
+   * committed and a voter quorum (both quorums while joint) confirmed it still leads, the commit
+   * index it recorded when the call arrived. Apply through that index, then read your state
+   * machine. Writes nothing to the log; calls arriving together share one confirmation round; a
+   * lone voter answers at once. Fails with `NotLeader` on any other role or a closed node, and
+   * with `LeadershipLost` if the leader steps down first (CheckQuorum bounds the wait).
+   */
+  readonly readIndex: Effect.Effect<number, NotLeader | LeadershipLost>
+  /**
+   * A read fence from any role: the leader answers as `readIndex`; a follower or learner asks the
+   * leader it knows over the wire (waiting for one if none is known, re-asking a new leader if its
+   * leader changes) and returns the leader's read index. Apply through it, then read: the read
+   * sees every write that completed before the call. Fails with `LeadershipLost` when the peer
+   * asked was no longer leader or this leader stepped down, `NotLeader` when the node is closed.
+   */
+  readonly readFence: Effect.Effect<number, NotLeader | LeadershipLost>
+  /**
+   * Hands leadership to the voter `target` (thesis §3.10): proposals (and membership changes) are
+   * refused with `NotLeader` meanwhile, the target is caught up to this leader's last index and
+   * told to campaign at once (`TimeoutNow`). Returns when a leader frame from `target` at a newer
+   * term arrives. Fails at once with `NotLeader`, `MembershipChangeInProgress` or
+   * `LeadershipTransferFailed` (`InvalidTarget`: self or not a voter; `AlreadyInFlight`), later with
+   * `LeadershipTransferFailed` (`TimedOut` after `electionTimeoutMax`, `Cancelled`, `ReElected`,
+   * `NodeClosed`). After a failure a node that still leads resumes service. Interrupting the call
+   * cancels the transfer.
+   */
+  readonly transferLeadership: (
+    target: NodeId
+  ) => Effect.Effect<void, NotLeader | MembershipChangeInProgress | LeadershipTransferFailed>
+  /** Abandons a pending transfer (its caller gets `Cancelled`); a no-op when none is pending. */
+  readonly cancelTransfer: Effect.Effect<void>
+  /**
+   * Changes the membership to `target` (§6; leader only). If the voter set is unchanged (only
+   * learners move) one `Simple(target)` entry is appended; otherwise `Joint(old, target)`, and once
+   * that commits an automatic `Simple(target)`. Succeeds with `target` when the final entry has
+   * committed. The new configuration takes effect (and shows on `membership`) as soon as it is
+   * appended, and rolls back if that entry is truncated. A leader that is not a voter of `target`
+   * steps down (`RemovedFromConfig`) once the final entry commits. Fails with `NotLeader` (not the
+   * leader, or closed), `MembershipChangeInProgress` (retryable: a change is pending, the latest
+   * config entry is uncommitted, the configuration is joint, or this fresh leader has not yet
+   * committed an entry of its term), `InvalidMembership` (no voters, or a node both voter and
+   * learner), `LeadershipLost` (the leader lost its term before the final entry committed; the
+   * change may still complete under the next leader). Interrupting the call stops waiting, not the
+   * change. See `changeMembershipWithRetry`.
+   */
+  readonly changeMembership: (
+    target: ClusterConfig
+  ) => Effect.Effect<ClusterConfig, NotLeader | MembershipChangeInProgress | LeadershipLost | InvalidMembership>
+  /**
+   * Publishes the consumer's state machine through `snapshot.throughIndex` (every `Committed` item
+   * up to it applied). The node compacts when `compactionFloor < throughIndex ≤` the last index it
+   * handed out: it persists the snapshot (with the membership in force at that index), discards
+   * the log prefix, and from then on streams the snapshot to followers that need what it covers and
+   * replays it first in `committedFrom`. Otherwise (stale, ahead of the stream, closed node) it is
+   * ignored. The bytes are copied; never fails.
+   */
+  readonly publishSnapshot: (snapshot: Snapshot) => Effect.Effect<void>
   /** Completes when this node is leader (never on a learner). */
   readonly awaitLeadership: Effect.Effect<void>
   /** Completes with the failure that stopped the node; never completes for a healthy node. */

@@ -3,6 +3,7 @@
  * the original library; `at` is the node's clock (ms) when the event happened.
  */
 import { Data } from "effect"
+import type { ClusterConfig } from "./ClusterConfig.js"
 import type { NodeId } from "./NodeId.js"
 
 /** Why a node left leadership or candidacy. */
@@ -24,6 +25,8 @@ export type RaftMessageType =
   | "TimeoutNow"
   | "Forward"
   | "ForwardResponse"
+  | "ReadIndexRequest"
+  | "ReadIndexResponse"
 
 /** Why a decoded frame was refused before it touched any state. */
 export type RefusalGate =
@@ -99,6 +102,49 @@ export type RaftTraceEvent = Data.TaggedEnum<{
     readonly reason: string
   }
   ProposalDropped: { readonly at: number; readonly node: NodeId; readonly reason: string }
+  /** A ReadIndex round confirmed leadership (thesis §6.4): reads queued before it may use `readIndex`. */
+  ReadIndexConfirmed: { readonly at: number; readonly node: NodeId; readonly readIndex: number; readonly term: number }
+  /** A leader began handing leadership to `target` (thesis §3.10). */
+  LeadershipTransferStarted: { readonly at: number; readonly leader: NodeId; readonly target: NodeId }
+  /** A pending transfer ended without `target` being confirmed as the new leader. */
+  LeadershipTransferAbandoned: {
+    readonly at: number
+    readonly leader: NodeId
+    readonly target: NodeId
+    readonly reason: "TimedOut" | "Cancelled" | "ReElected"
+  }
+  /** An `Auto` client id was seen in use by another writer; the node minted a fresh one (thesis §6.3). */
+  ClientIdReminted: { readonly at: number; readonly node: NodeId; readonly previous: string; readonly next: string }
+  /** The log prefix through `throughIndex` was replaced by a consumer-published snapshot. */
+  Compacted: { readonly at: number; readonly node: NodeId; readonly throughIndex: number; readonly throughTerm: number }
+  /** A leader sent one InstallSnapshot chunk (§7, chunked as in kuilt-behaviour §2.3). */
+  InstallSnapshot: {
+    readonly at: number
+    readonly from: NodeId
+    readonly to: NodeId
+    readonly lastIncludedIndex: number
+    readonly offset: number
+    readonly done: boolean
+  }
+  /** A follower installed a complete snapshot (`from` is the leader that sent it). */
+  InstallSnapshotAccepted: { readonly at: number; readonly from: NodeId; readonly to: NodeId; readonly lastIncludedIndex: number }
+  /** A follower discarded a snapshot reassembly that would exceed `snapshotTotalCeiling`. */
+  SnapshotRejected: {
+    readonly at: number
+    readonly node: NodeId
+    readonly from: NodeId
+    readonly lastIncludedIndex: number
+    readonly attemptedTotal: number
+    readonly ceiling: number
+  }
+  /** The membership in force changed: adopted on append, on install, or rolled back by truncation (§6). */
+  ConfigChange: {
+    readonly at: number
+    readonly node: NodeId
+    readonly index: number
+    readonly old: ClusterConfig | undefined
+    readonly new: ClusterConfig
+  }
 }>
 export const RaftTraceEvent = Data.taggedEnum<RaftTraceEvent>()
 
@@ -110,5 +156,7 @@ export type RaftMetric = Data.TaggedEnum<{
   ElectionWon: { readonly term: number; readonly elapsedMs: number }
   ElectionSuppressedTermCeiling: { readonly term: number; readonly ceiling: number }
   FrameRefused: { readonly gate: RefusalGate }
+  /** A follower refused a snapshot larger than `snapshotTotalCeiling` (a level: repeats per attempt). */
+  SnapshotRejectedSizeCeiling: { readonly attemptedTotal: number; readonly ceiling: number }
 }>
 export const RaftMetric = Data.taggedEnum<RaftMetric>()

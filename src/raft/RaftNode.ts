@@ -25,6 +25,9 @@ import { Prng } from "./core/Prng.js"
 import { RaftCore } from "./core/RaftCore.js"
 import { Engine } from "./engine/Engine.js"
 
+export { awaitRead } from "./awaitRead.js"
+export { changeMembershipWithRetry } from "./changeMembershipWithRetry.js"
+
 export interface RaftNodeOptions {
   /** The bootstrap membership (every founding node passes the same one). */
   readonly cluster: ClusterConfig
@@ -71,6 +74,7 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
       durable,
       rng: new Prng(seed),
       clientId,
+      identity: identity._tag,
       entrySize: entryWireSize,
       now
     })
@@ -130,6 +134,12 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
       trace: Stream.fromPubSub(surfaces.trace),
       metrics: Stream.fromPubSub(surfaces.metrics),
       propose: (command, opts) => engine.propose(command, opts?.requestId),
+      readIndex: engine.read("Leader"),
+      readFence: engine.read("Fence"),
+      transferLeadership: (target) => engine.transferLeadership(target),
+      cancelTransfer: engine.cancelTransfer,
+      changeMembership: (target) => engine.changeMembership(target),
+      publishSnapshot: (snapshot) => engine.publishSnapshot(snapshot),
       awaitLeadership: engine.awaitLeadership,
       awaitFailure: engine.awaitFailure,
       close

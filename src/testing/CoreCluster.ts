@@ -8,12 +8,15 @@
 import type { RaftMessage } from "../codec/raft/RaftMessage.js"
 import type { ClientId } from "../../services/raft/ClientId.js"
 import type { ClusterConfig } from "../../services/raft/ClusterConfig.js"
+import { asCommitted, Committed } from "../../services/raft/LogEntry.js"
 import type { LogEntry } from "../../services/raft/LogEntry.js"
 import type { NodeId } from "../../services/raft/NodeId.js"
 import { RaftConfig } from "../../services/raft/RaftConfig.js"
 import type { DurableState, LeaderForTerm, StoredSnapshot } from "../../services/raft/RaftStorage.js"
-import type { RaftTraceEvent } from "../../services/raft/RaftTrace.js"
+import type { RaftMetric, RaftTraceEvent } from "../../services/raft/RaftTrace.js"
+import type { MembershipOutcome } from "../raft/core/Membership.js"
 import type { Outcome, PersistBatch } from "../raft/core/Ready.js"
+import type { IdentityKind } from "../raft/core/DedupCache.js"
 import { Prng } from "../raft/core/Prng.js"
 import { RaftCore } from "../raft/core/RaftCore.js"
 
@@ -41,6 +44,10 @@ export interface CoreClusterOptions {
   readonly latency?: number
   readonly maxPayload?: number
   readonly entrySize?: (e: LogEntry) => number
+  /** Per-node client identity (default: `Auto` with the id `auto:<node>-test`). */
+  readonly clients?: Readonly<Record<string, { readonly clientId: string; readonly identity: IdentityKind }>>
+  /** Per-node bootstrap configurations (a joiner starts with no voters and itself as learner). */
+  readonly bootstrapOf?: Readonly<Record<string, ClusterConfig>>
 }
 
 /** A rough entry size for tests that do not care about the exact codec. */
@@ -52,11 +59,24 @@ export class CoreCluster {
   readonly cores = new Map<NodeId, RaftCore>()
   readonly disks = new Map<NodeId, Disk>()
   readonly committed = new Map<NodeId, Array<LogEntry>>()
+  /**
+   * What each node handed its consumer, in order, as the consumer sees it: `Install` items
+   * (snapshots received from a leader) interleaved with entries. Restarts append the re-emitted tail.
+   */
+  readonly stream = new Map<NodeId, Array<Committed>>()
   readonly outcomes = new Map<number, Outcome>()
+  /** Nodes that stopped themselves because their durable client id is shared (fail-stop). */
+  readonly failures = new Map<NodeId, ClientId>()
+  /** Outcomes of `changeMembership` calls, by handle. */
+  readonly membershipOutcomes = new Map<number, MembershipOutcome>()
+  /** Every node ever started (the constructor's plus `addNode`'s). */
+  readonly ids: Array<string>
   /** Every message ever handed to the network, in order. */
   readonly sent: Array<SentMessage> = []
   /** Every trace event any node emitted, in order (the engine publishes these; tests assert on them). */
   readonly traces: Array<RaftTraceEvent> = []
+  /** Every metric any node emitted, in order, with the node that emitted it. */
+  readonly metrics: Array<{ readonly node: NodeId; readonly metric: RaftMetric }> = []
   private readonly inFlight: Array<SentMessage & { deliverAt: number }> = []
   /** Directed links that drop everything: "a->b". */
   readonly cut = new Set<string>()
@@ -67,13 +87,28 @@ export class CoreCluster {
   constructor(readonly options: CoreClusterOptions) {
     this.cfg = RaftConfig.unsafeMake(options.config ?? {})
     this.seed = options.seed ?? 1
-    for (const id of options.ids) {
-      const nid = id as NodeId
-      this.disks.set(nid, { hardState: { term: 0, votedFor: null }, leaderForTerm: null, snapshot: null, entries: [] })
-      this.committed.set(nid, [])
-      this.start(nid)
-    }
+    this.ids = [...options.ids]
+    for (const id of options.ids) this.create(id as NodeId)
     this.process()
+  }
+
+  private create(nid: NodeId): void {
+    this.disks.set(nid, { hardState: { term: 0, votedFor: null }, leaderForTerm: null, snapshot: null, entries: [] })
+    this.committed.set(nid, [])
+    this.stream.set(nid, [])
+    this.start(nid)
+  }
+
+  private readonly bootstraps = new Map<NodeId, ClusterConfig>()
+
+  /** Starts a new node with an empty disk and its own bootstrap (a joiner: no voters, itself a learner). */
+  addNode(id: string, bootstrap: ClusterConfig): RaftCore {
+    if (this.ids.includes(id)) throw new Error(`node ${id} already exists`)
+    this.ids.push(id)
+    this.bootstraps.set(id as NodeId, bootstrap)
+    this.create(id as NodeId)
+    this.process()
+    return this.node(id)
   }
 
   private start(id: NodeId): void {
@@ -84,14 +119,15 @@ export class CoreCluster {
       snapshot: disk.snapshot,
       entries: disk.entries.slice()
     }
-    const index = this.options.ids.indexOf(id)
+    const index = this.ids.indexOf(id)
     const core = new RaftCore({
       id,
       config: this.cfg,
-      bootstrap: this.options.bootstrap,
+      bootstrap: this.bootstraps.get(id) ?? this.options.bootstrapOf?.[id] ?? this.options.bootstrap,
       durable,
       rng: new Prng(this.seed * 7919 + index),
-      clientId: `auto:${id}-test` as ClientId,
+      clientId: (this.options.clients?.[id]?.clientId ?? `auto:${id}-test`) as ClientId,
+      identity: this.options.clients?.[id]?.identity ?? "Auto",
       entrySize: this.options.entrySize ?? approximateEntrySize,
       now: this.now
     })
@@ -120,7 +156,7 @@ export class CoreCluster {
   }
 
   isolate(id: string): void {
-    for (const other of this.options.ids) {
+    for (const other of this.ids) {
       if (other === id) continue
       this.cut.add(`${id}->${other}`)
       this.cut.add(`${other}->${id}`)
@@ -147,6 +183,50 @@ export class CoreCluster {
   cancel(id: string, handle: number): void {
     this.node(id).cancel(handle)
     this.process()
+  }
+
+  /** `readIndex` on `id` (leader only); the outcome lands in `outcomes`. */
+  readIndex(id: string): number {
+    const handle = this.handles++
+    this.node(id).readIndex(handle, this.now)
+    this.process()
+    return handle
+  }
+
+  /** `readFence` on `id` (any role); the outcome lands in `outcomes`. */
+  readFence(id: string): number {
+    const handle = this.handles++
+    this.node(id).readFence(handle, this.now)
+    this.process()
+    return handle
+  }
+
+  /** Asks leader `id` to hand leadership to `target`; the outcome lands in `outcomes`. */
+  transferLeadership(id: string, target: string): number {
+    const handle = this.handles++
+    this.node(id).transferLeadership(handle, target as NodeId, this.now)
+    this.process()
+    return handle
+  }
+
+  cancelTransfer(id: string): void {
+    this.node(id).cancelTransfer(this.now)
+    this.process()
+  }
+
+  /** The consumer of `id` publishes its state through `throughIndex` (see `RaftCore.compact`). */
+  compact(id: string, throughIndex: number, state: Uint8Array): boolean {
+    const done = this.node(id).compact(throughIndex, state, this.now)
+    this.process()
+    return done
+  }
+
+  /** Asks `id` to change membership to `target`; the outcome lands in `membershipOutcomes`. */
+  changeMembership(id: string, target: ClusterConfig): number {
+    const handle = this.handles++
+    this.node(id).changeMembership(handle, target, this.now)
+    this.process()
+    return handle
   }
 
   /** Delivers a frame as if `from` had sent it, bypassing the network. */
@@ -199,6 +279,12 @@ export class CoreCluster {
       for (;;) {
         const ready = core.takeReady()
         if (ready.isEmpty) break
+        if (core.collisions.fatal !== undefined) {
+          // As the engine: a shared durable client id stops the node before it acts on the turn.
+          this.failures.set(id, core.collisions.fatal)
+          this.cores.delete(id)
+          break
+        }
         this.persist(id, ready.persist)
         core.onPersisted()
         for (const out of ready.messages) {
@@ -207,8 +293,16 @@ export class CoreCluster {
           this.inFlight.push({ ...m, deliverAt: this.now + (this.options.latency ?? 1) })
         }
         this.committed.get(id)!.push(...ready.committed)
+        const stream = this.stream.get(id)!
+        if (ready.install !== undefined) {
+          const s = ready.install
+          stream.push(Committed.Install({ snapshot: { throughIndex: s.meta.lastIncludedIndex, state: s.state } }))
+        }
+        for (const e of ready.committed) stream.push(asCommitted(e))
+        for (const r of ready.membership) this.membershipOutcomes.set(r.handle, r.outcome)
         for (const r of ready.resolutions) this.outcomes.set(r.handle, r.outcome)
         this.traces.push(...ready.trace)
+        for (const metric of ready.metrics) this.metrics.push({ node: id, metric })
       }
     }
   }
@@ -220,10 +314,17 @@ export class CoreCluster {
       const from = p.truncateFrom
       d.entries = d.entries.filter((e) => e.index < from)
     }
-    for (const e of p.append) {
-      const last = d.entries.length > 0 ? d.entries[d.entries.length - 1]!.index : (d.snapshot?.meta.lastIncludedIndex ?? 0)
-      if (e.index !== last + 1) throw new Error(`${id}: non-contiguous append ${e.index} after ${last}`)
-      d.entries.push(e)
+    if (p.append.length > 0) {
+      // As the storage contract says: an append after a snapshot beyond the stored log starts
+      // right after the snapshot, dropping the stale entries below it.
+      const snapIndex = d.snapshot?.meta.lastIncludedIndex ?? 0
+      const storedLast = d.entries.length > 0 ? d.entries[d.entries.length - 1]!.index : undefined
+      if (storedLast === undefined || storedLast < snapIndex) d.entries = []
+      for (const e of p.append) {
+        const last = d.entries.length > 0 ? d.entries[d.entries.length - 1]!.index : snapIndex
+        if (e.index !== last + 1) throw new Error(`${id}: non-contiguous append ${e.index} after ${last}`)
+        d.entries.push(e)
+      }
     }
     if (p.hardState !== undefined) {
       if (p.hardState.term < d.hardState.term) throw new Error(`${id}: term went backwards`)
@@ -232,6 +333,8 @@ export class CoreCluster {
     if (p.leaderForTerm !== undefined) d.leaderForTerm = p.leaderForTerm
     if (p.discardThrough !== undefined) {
       const through = p.discardThrough
+      const snapIndex = d.snapshot?.meta.lastIncludedIndex ?? 0
+      if (through > snapIndex) throw new Error(`${id}: discard through ${through} beyond the snapshot at ${snapIndex}`)
       d.entries = d.entries.filter((e) => e.index > through)
     }
   }

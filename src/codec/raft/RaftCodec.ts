@@ -16,7 +16,7 @@ import type { BinaryWriter } from "../BinaryWriter.js"
 import { taggedUnionCodec } from "../Codec.js"
 import type { TaggedFrames } from "../Codec.js"
 import type { DecodeError } from "../Frame.js"
-import type { ForwardOutcome, RaftMessage } from "./RaftMessage.js"
+import type { ForwardOutcome, RaftMessage, ReadIndexOutcome } from "./RaftMessage.js"
 
 /** Longest id (NodeId, ClientId) in UTF-8 bytes. */
 const MAX_ID_BYTES = 255
@@ -186,6 +186,29 @@ const readOutcome = (r: BinaryReader): ForwardOutcome => {
   }
 }
 
+const writeReadOutcome = (w: BinaryWriter, o: ReadIndexOutcome): void => {
+  switch (o._tag) {
+    case "Fence":
+      w.u8(0).varuint(o.index)
+      return
+    case "NotLeader":
+      w.u8(1)
+      return
+  }
+}
+
+const readReadOutcome = (r: BinaryReader): ReadIndexOutcome => {
+  const kind = r.u8()
+  switch (kind) {
+    case 0:
+      return { _tag: "Fence", index: r.varuint() }
+    case 1:
+      return { _tag: "NotLeader" }
+    default:
+      return r.fail(`unknown read-index outcome ${kind}`)
+  }
+}
+
 const frames: TaggedFrames<RaftMessage> = {
   RequestVote: {
     type: 1,
@@ -321,6 +344,23 @@ const frames: TaggedFrames<RaftMessage> = {
       _tag: "ForwardResponse",
       clientRequestId: r.varuint(),
       outcome: readOutcome(r)
+    })
+  },
+  ReadIndexRequest: {
+    type: 12,
+    write: (w, m) => void w.varuint(m.requestId),
+    read: (r): Msg<"ReadIndexRequest"> => ({ _tag: "ReadIndexRequest", requestId: r.varuint() })
+  },
+  ReadIndexResponse: {
+    type: 13,
+    write: (w, m) => {
+      w.varuint(m.requestId)
+      writeReadOutcome(w, m.outcome)
+    },
+    read: (r): Msg<"ReadIndexResponse"> => ({
+      _tag: "ReadIndexResponse",
+      requestId: r.varuint(),
+      outcome: readReadOutcome(r)
     })
   }
 }

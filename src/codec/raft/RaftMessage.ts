@@ -94,6 +94,23 @@ export const ForwardResponse = Schema.TaggedStruct("ForwardResponse", {
   outcome: ForwardOutcome
 })
 
+/**
+ * A follower or learner asks the leader for a read fence (thesis §6.4: the leader confirms it
+ * still leads, then answers with its commit index). `requestId` is a nonce local to the asking
+ * node, matched together with the peer it was sent to, like `Forward.clientRequestId`.
+ */
+export const ReadIndexRequest = Schema.TaggedStruct("ReadIndexRequest", { requestId: Index })
+export const ReadIndexOutcome = Schema.Union(
+  /** The leader's commit index once a quorum confirmed it still leads: apply through it, then read. */
+  Schema.TaggedStruct("Fence", { index: Index }),
+  /** The asked peer is not (or no longer) the leader. */
+  Schema.TaggedStruct("NotLeader", {})
+)
+export const ReadIndexResponse = Schema.TaggedStruct("ReadIndexResponse", {
+  requestId: Index,
+  outcome: ReadIndexOutcome
+})
+
 export const RaftMessage = Schema.Union(
   RequestVote,
   RequestVoteResponse,
@@ -105,7 +122,9 @@ export const RaftMessage = Schema.Union(
   InstallSnapshotResponse,
   TimeoutNow,
   Forward,
-  ForwardResponse
+  ForwardResponse,
+  ReadIndexRequest,
+  ReadIndexResponse
 )
 export type RaftMessage = typeof RaftMessage.Type
 export type RequestVote = typeof RequestVote.Type
@@ -120,3 +139,6 @@ export type TimeoutNow = typeof TimeoutNow.Type
 export type Forward = typeof Forward.Type
 export type ForwardResponse = typeof ForwardResponse.Type
 export type ForwardOutcome = typeof ForwardOutcome.Type
+export type ReadIndexRequest = typeof ReadIndexRequest.Type
+export type ReadIndexResponse = typeof ReadIndexResponse.Type
+export type ReadIndexOutcome = typeof ReadIndexOutcome.Type

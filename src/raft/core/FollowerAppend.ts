@@ -9,6 +9,7 @@
  */
 import type { AppendEntries } from "../../codec/raft/RaftMessage.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
+import { acceptLeaderContact, checkLeaderFrame } from "./LeaderContact.js"
 import type { RaftCore } from "./RaftCore.js"
 
 const MAX_INDEX = Number.MAX_SAFE_INTEGER
@@ -26,17 +27,12 @@ export const onAppendEntries = (core: RaftCore, from: NodeId, m: AppendEntries):
   }
   if (m.prevLogTerm > m.term) return core.refuse(from, "AppendEntries", "AppendEntriesEntryTermOutOfRange")
 
-  if (m.term < core.term) {
+  const verdict = checkLeaderFrame(core, from, m.term, "AppendEntries")
+  if (verdict === "Stale") {
     // Rule 1: a stale leader learns our term from the reply. Round 0: we confirm nothing for it.
     return reply(core, from, false, 0, m.prevLogIndex, 0, 0, 0)
   }
-  if (m.term === core.term && core.role === "Leader") {
-    // Two leaders in one term is impossible among correct nodes: refuse, never obey.
-    return core.refuse(from, "AppendEntries", "ForgedLeaderForTerm")
-  }
-  if (core.leaderForTerm !== null && core.leaderForTerm.term === m.term && core.leaderForTerm.leaderId !== from) {
-    return core.refuse(from, "AppendEntries", "ForgedLeaderForTerm")
-  }
+  if (verdict === "Refused") return
   // A frame that would rewrite a committed entry lies: a leader of our term or a newer one holds
   // every committed entry (Leader Completeness, §5.4.3). Refuse it before it can move our term,
   // leader pin or lease — a refused frame is never applied, not even in part. (A stale-term frame
@@ -47,22 +43,13 @@ export const onAppendEntries = (core: RaftCore, from: NodeId, m: AppendEntries):
     const existing = core.log.termAt(e.index)
     if (existing !== undefined && existing !== e.term) return core.refuse(from, "AppendEntries", "AppendEntriesEntryTermOutOfRange")
   }
-  if (m.term > core.term) core.adoptTerm(m.term)
-  if (core.leaderForTerm === null || core.leaderForTerm.term !== m.term) {
-    core.leaderForTerm = { term: m.term, leaderId: from }
-    core.ready.persist.leaderForTerm = core.leaderForTerm
-  }
-  if (core.role === "Candidate" || core.preVote !== undefined || core.leader !== from) {
-    core.becomeFollower("AppendEntriesFromLeader", from)
-  }
-  core.leader = from
-  core.leaderContactAt = core.now
-  core.resetElectionTimer()
+  acceptLeaderContact(core, from, m.term)
 
   const log = core.log
   // Rule 2: the consistency check.
   if (m.prevLogIndex > log.lastIndex) {
-    return reply(core, from, false, 0, m.prevLogIndex, log.lastIndex + 1, 0, 0)
+    // A same-term rejection still acknowledges this leader: echo its ReadIndex round (§6.4).
+    return reply(core, from, false, 0, m.prevLogIndex, log.lastIndex + 1, 0, m.round)
   }
   let start = 0
   if (m.prevLogIndex < log.snapshotIndex) {
@@ -71,7 +58,7 @@ export const onAppendEntries = (core: RaftCore, from: NodeId, m: AppendEntries):
   } else {
     const t = log.termAt(m.prevLogIndex)!
     if (t !== m.prevLogTerm) {
-      return reply(core, from, false, 0, m.prevLogIndex, log.firstIndexOfTermEndingAt(m.prevLogIndex), t, 0)
+      return reply(core, from, false, 0, m.prevLogIndex, log.firstIndexOfTermEndingAt(m.prevLogIndex), t, m.round)
     }
   }
   // Rules 3–4: skip identical entries, truncate at the first conflict, append the rest.

@@ -12,7 +12,9 @@ import type { CommandEntry, LogEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
 import { HEADER_RESERVE } from "./constants.js"
+import * as DedupCache from "./DedupCache.js"
 import type { RaftCore } from "./RaftCore.js"
+import * as Transfer from "./Transfer.js"
 
 export interface Parked {
   readonly handle: number
@@ -54,7 +56,9 @@ export const propose = (
       return { payloadBytes: command.byteLength, budgetBytes, reservedBytes: core.maxPayload - budgetBytes }
     }
   }
-  if (requestId === undefined) core.serial += 1
+  // The serial is the highest request id this node issued (collision detection compares with
+  // it); a caller-pinned id above it moves it too, so later automatic serials stay above it.
+  core.serial = Math.max(core.serial, dedupKey.requestId)
   const p: Parked = { handle, command, dedupKey }
   if (core.role === "Leader") appendAsLeader(core, p.command, p.dedupKey, { local: handle })
   else if (core.leader !== undefined) sendForward(core, p, core.leader)
@@ -66,10 +70,26 @@ const appendAsLeader = (
   core: RaftCore,
   command: Uint8Array,
   dedupKey: DedupKey,
-  origin: { local: number } | { from: NodeId; clientRequestId: number }
+  origin: DedupCache.ProposalOrigin
 ): void => {
+  if (Transfer.inFlight(core)) {
+    // Thesis §3.10: a transferring leader takes no new entries; the caller retries on the target.
+    if ("local" in origin) {
+      core.ready.resolutions.push({
+        handle: origin.local,
+        outcome: { _tag: "NotLeader", leader: core.transfer?.target, reason: "a leadership transfer is in flight" }
+      })
+    } else {
+      core.send(origin.from, { _tag: "ForwardResponse", clientRequestId: origin.clientRequestId, outcome: { _tag: "NotLeader" } })
+    }
+    return
+  }
+  // Thesis §6.3: a key already committed (or in flight) in this term is answered, not re-appended.
+  if (DedupCache.absorb(core, dedupKey, origin)) return
   const index = core.log.lastIndex + 1
-  core.appendLocal({ _tag: "Command", index, term: core.term, command, dedupKey })
+  const entry: CommandEntry = { _tag: "Command", index, term: core.term, command, dedupKey }
+  core.appendLocal(entry)
+  DedupCache.noteAppended(core, entry)
   if ("local" in origin) core.pendingLocal.set(index, origin.local)
   else core.pendingForwarded.set(index, origin)
   core.trace(RaftTraceEvent.ClientRequest({ at: core.now, node: core.id, index, term: core.term }))
@@ -95,6 +115,7 @@ export const cancel = (core: RaftCore, handle: number): void => {
   const i = core.parked.findIndex((p) => p.handle === handle)
   if (i >= 0) core.parked.splice(i, 1)
   core.forwards.delete(handle)
+  DedupCache.cancel(core, handle)
   for (const [index, h] of core.pendingLocal) {
     if (h === handle) {
       // Already in the log: it may still commit, but nobody waits for the answer.
@@ -139,6 +160,7 @@ export const onForwardResponse = (core: RaftCore, from: NodeId, m: ForwardRespon
 /** The leader committed `entry`: answer whoever proposed it. */
 export const onLeaderCommitted = (core: RaftCore, entry: LogEntry): void => {
   if (entry._tag !== "Command") return
+  DedupCache.recordCommitted(core, entry)
   const local = core.pendingLocal.get(entry.index)
   if (local !== undefined) {
     core.pendingLocal.delete(entry.index)

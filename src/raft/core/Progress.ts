@@ -2,7 +2,7 @@
  * The leader's view of one follower (Figure 2 `nextIndex[]`/`matchIndex[]`, plus etcd-style flow
  * control). `Probe`: one AppendEntries at a time until the follower's position is known.
  * `Replicate`: optimistic pipelining of up to `maxInflight` batches. `Snapshot`: an
- * InstallSnapshot transfer is in progress (next issue).
+ * InstallSnapshot transfer is in progress (`Snapshots.ts`): no AppendEntries until it completes.
  */
 export type ProgressState = "Probe" | "Replicate" | "Snapshot"
 
@@ -21,6 +21,11 @@ export class Progress {
   /** Highest ReadIndex round this follower echoed at the current term. */
   echoedRound = 0
 
+  /** In Snapshot: the transfer's `lastIncludedIndex`, its size in bytes, and the bytes the follower acknowledged. */
+  snapshotIndex = 0
+  snapshotTotal = 0
+  snapshotOffset = 0
+
   constructor(next: number) {
     this.next = next
   }
@@ -37,6 +42,16 @@ export class Progress {
     this.inflight.length = 0
     this.probeSent = false
     this.next = this.match + 1
+  }
+
+  /** Starts streaming the snapshot at `index` (`total` bytes) from offset 0. */
+  becomeSnapshot(index: number, total: number): void {
+    this.state = "Snapshot"
+    this.inflight.length = 0
+    this.probeSent = false
+    this.snapshotIndex = index
+    this.snapshotTotal = total
+    this.snapshotOffset = 0
   }
 
   /** Can another AppendEntries with entries be sent now? */

@@ -15,10 +15,11 @@ import type { LogEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import type { RaftConfig } from "../../../services/raft/RaftConfig.js"
 import type { RaftRole } from "../../../services/raft/RaftRole.js"
-import type { DurableState, LeaderForTerm } from "../../../services/raft/RaftStorage.js"
+import type { DurableState, LeaderForTerm, StoredSnapshot } from "../../../services/raft/RaftStorage.js"
 import { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
 import type { RaftMessageType, RefusalGate, StepDownReason } from "../../../services/raft/RaftTrace.js"
 import { HEADER_RESERVE } from "./constants.js"
+import * as DedupCache from "./DedupCache.js"
 import * as Elections from "./Elections.js"
 import * as FollowerAppend from "./FollowerAppend.js"
 import * as Forwarding from "./Forwarding.js"
@@ -26,8 +27,13 @@ import type { Prng } from "./Prng.js"
 import { Progress } from "./Progress.js"
 import { allReplicas, allVoters } from "./Quorum.js"
 import { RaftLog } from "./RaftLog.js"
+import * as ReadIndex from "./ReadIndex.js"
 import { Ready } from "./Ready.js"
 import * as Replication from "./Replication.js"
+import * as Membership from "./Membership.js"
+import * as SnapshotReceive from "./SnapshotReceive.js"
+import * as Snapshots from "./Snapshots.js"
+import * as Transfer from "./Transfer.js"
 
 export { HEADER_RESERVE }
 
@@ -39,6 +45,8 @@ export interface CoreOptions {
   readonly durable: DurableState
   readonly rng: Prng
   readonly clientId: ClientId
+  /** How `clientId` was chosen: a shared `Durable` id is fatal, a shared `Auto` id is re-minted. Default `Auto`. */
+  readonly identity?: DedupCache.IdentityKind
   /** Exact wire size of an entry inside an AppendEntries (from the codec). */
   readonly entrySize: (entry: LogEntry) => number
   readonly now: number
@@ -100,6 +108,20 @@ export class RaftCore {
   readonly parked: Array<Forwarding.Parked> = []
   readonly forwards = new Map<number, Forwarding.InFlight>()
 
+  // Reads (ReadIndex.ts), leadership transfer (Transfer.ts), exactly-once (DedupCache.ts).
+  readonly reads = new ReadIndex.ReadState()
+  transfer: Transfer.PendingTransfer | undefined = undefined
+  readonly dedup = new DedupCache.LeaderDedupCache()
+  readonly collisions: DedupCache.CollisionDetector
+
+  // Snapshots (Snapshots.ts, SnapshotReceive.ts) and membership changes (Membership.ts).
+  /** The latest snapshot, kept in memory to stream to lagging followers and to replay in `committedFrom`. */
+  snapshot: StoredSnapshot | undefined = undefined
+  /** A snapshot being received in chunks. */
+  reassembly: SnapshotReceive.Reassembly | undefined = undefined
+  /** The leader's membership change in flight. */
+  membershipChange: Membership.PendingChange | undefined = undefined
+
   ready = new Ready()
 
   constructor(options: CoreOptions) {
@@ -112,6 +134,8 @@ export class RaftCore {
     this.bootstrap = new ConfigPayload({ new: options.bootstrap })
     this.config = this.bootstrap
     this.restore(options.durable)
+    this.collisions = new DedupCache.CollisionDetector(options.identity ?? "Auto", this.term)
+    this.serial = DedupCache.highestOwnSerial(this)
     this.role = this.isVoter ? "Follower" : "Learner"
     this.resetElectionTimer()
     // A lone voter needs nobody's permission: lead at once (original: "single voter skips both phases").
@@ -126,6 +150,7 @@ export class RaftCore {
       const m = d.snapshot.meta
       this.log.reset(m.lastIncludedIndex, m.lastIncludedTerm)
       this.snapshotConfig = m.config
+      this.snapshot = d.snapshot
       // Commit is not persisted: the snapshot is the committed floor we can prove (original §1.4).
       this.commitIndex = m.lastIncludedIndex
       this.lastEmitted = m.lastIncludedIndex
@@ -153,8 +178,11 @@ export class RaftCore {
 
   /** The earliest time the shell must call `tick`. */
   nextDeadline(): number {
-    if (this.role === "Leader") return Math.min(this.heartbeatDeadline, this.checkQuorumDeadline)
-    return this.electionDeadline
+    const transfer = Transfer.deadline(this)
+    if (this.role === "Leader") return Math.min(this.heartbeatDeadline, this.checkQuorumDeadline, transfer)
+    // A learner (or a removed node) never campaigns: its election timer is no deadline, else the
+    // shell would spin on a timer that `tick` never rearms.
+    return Math.min(this.isVoter ? this.electionDeadline : Infinity, transfer)
   }
 
   /** Budget for entries in one AppendEntries. */
@@ -167,6 +195,7 @@ export class RaftCore {
   /** Fires every timer due at `now`. */
   tick(now: number): void {
     this.now = now
+    Transfer.onTick(this)
     if (this.role === "Leader") {
       if (now >= this.heartbeatDeadline) {
         this.heartbeatDeadline = now + this.cfg.heartbeatInterval
@@ -187,6 +216,7 @@ export class RaftCore {
     if (term !== undefined && term > this.term + this.cfg.maxTermJump) {
       return this.refuse(from, message._tag, "ImplausibleTermJump")
     }
+    if (Membership.isUnsolicitedResponse(this, from, message)) return this.refuse(from, message._tag, "ResponseNotExpected")
     switch (message._tag) {
       case "PreVote":
         return Elections.onPreVote(this, from, message)
@@ -204,12 +234,16 @@ export class RaftCore {
         return Forwarding.onForward(this, from, message)
       case "ForwardResponse":
         return Forwarding.onForwardResponse(this, from, message)
-      case "InstallSnapshot":
-      case "InstallSnapshotResponse":
       case "TimeoutNow":
-        // Snapshots and leadership transfer arrive with the next feature set; until then such a
-        // frame is refused visibly rather than half-handled.
-        return this.refuse(from, message._tag, "ResponseNotExpected")
+        return Transfer.onTimeoutNow(this, from, message)
+      case "ReadIndexRequest":
+        return ReadIndex.onReadIndexRequest(this, from, message)
+      case "ReadIndexResponse":
+        return ReadIndex.onReadIndexResponse(this, from, message)
+      case "InstallSnapshot":
+        return SnapshotReceive.onInstallSnapshot(this, from, message)
+      case "InstallSnapshotResponse":
+        return Snapshots.onInstallSnapshotResponse(this, from, message)
     }
   }
 
@@ -222,6 +256,52 @@ export class RaftCore {
   /** The caller of `handle` gave up: never send it if parked, ignore its answer otherwise. */
   cancel(handle: number): void {
     Forwarding.cancel(this, handle)
+    ReadIndex.cancel(this, handle)
+    Transfer.cancelHandle(this, handle)
+  }
+
+  /** A linearizable read on the leader (`NotLeader` elsewhere); see `ReadIndex.readIndex`. */
+  readIndex(handle: number, now: number): void {
+    this.now = now
+    ReadIndex.readIndex(this, handle)
+  }
+
+  /** A read fence from any role (a follower asks its leader); see `ReadIndex.readFence`. */
+  readFence(handle: number, now: number): void {
+    this.now = now
+    ReadIndex.readFence(this, handle)
+  }
+
+  /** Starts a leadership transfer to `target` (thesis §3.10); see `Transfer.start`. */
+  transferLeadership(handle: number, target: NodeId, now: number): void {
+    this.now = now
+    Transfer.start(this, handle, target)
+  }
+
+  /**
+   * The consumer published its state through `throughIndex`: compact the log (§7) when
+   * `snapshotIndex < throughIndex ≤ lastEmitted`; see `Snapshots.compact`. Returns whether it did.
+   */
+  compact(throughIndex: number, state: Uint8Array, now: number): boolean {
+    this.now = now
+    return Snapshots.compact(this, throughIndex, state)
+  }
+
+  /** Starts a membership change (§6); the outcome arrives in `Ready.membership`. See `Membership.request`. */
+  changeMembership(handle: number, target: ClusterConfig, now: number): void {
+    this.now = now
+    Membership.request(this, handle, target)
+  }
+
+  /** The replay for `committedFrom(fromIndex)`: an `Install` first when at or below the floor. */
+  committedFrom(fromIndex: number): Snapshots.Cut {
+    return Snapshots.cut(this, fromIndex)
+  }
+
+  /** Abandons a pending transfer as `Cancelled` (a no-op when none is pending). */
+  cancelTransfer(now: number): void {
+    this.now = now
+    Transfer.cancel(this)
   }
 
   /**
@@ -229,7 +309,9 @@ export class RaftCore {
    * during the turn happens here, so a turn's proposals travel in one AppendEntries.
    */
   takeReady(): Ready {
+    Membership.onTurnEnd(this)
     Forwarding.flushParked(this)
+    ReadIndex.flush(this)
     if (this.role === "Leader" && this.dirty) {
       this.dirty = false
       Replication.replicateAll(this)
@@ -305,6 +387,8 @@ export class RaftCore {
     this.heartbeatDeadline = this.now + this.cfg.heartbeatInterval
     this.checkQuorumDeadline = this.now + this.rng.between(this.cfg.electionTimeoutMin, this.cfg.electionTimeoutMax)
     this.electionDeadline = Infinity
+    DedupCache.onBecomeLeader(this)
+    Transfer.onBecomeLeader(this)
   }
 
   // ---------------------------------------------------------------- log bookkeeping
@@ -335,8 +419,10 @@ export class RaftCore {
   }
 
   adoptConfig(config: ConfigPayload, index: number): void {
+    const changed = config !== this.config
     this.config = config
     this.configIndex = index
+    if (changed) Membership.onConfigAdopted(this)
   }
 
   /** Re-derives membership from the log, then the snapshot, then bootstrap. */
@@ -359,6 +445,7 @@ export class RaftCore {
     if (upTo <= this.lastEmitted) return
     for (const entry of this.log.range(this.lastEmitted + 1, upTo)) {
       this.ready.committed.push(entry)
+      DedupCache.checkCollision(this, entry)
       if (this.role === "Leader") Forwarding.onLeaderCommitted(this, entry)
     }
     this.lastEmitted = upTo
@@ -390,6 +477,8 @@ const messageTerm = (m: RaftMessage): number | undefined => {
   switch (m._tag) {
     case "Forward":
     case "ForwardResponse":
+    case "ReadIndexRequest":
+    case "ReadIndexResponse":
       return undefined
     case "PreVote":
     case "RequestVote":

@@ -7,7 +7,9 @@
 import type { ForwardOutcome, RaftMessage } from "../../codec/raft/RaftMessage.js"
 import type { CommandEntry, LogEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
+import type { TransferFailureReason } from "../../../services/raft/RaftErrors.js"
 import type { HardState, LeaderForTerm, StoredSnapshot } from "../../../services/raft/RaftStorage.js"
+import type { MembershipResolution } from "./Membership.js"
 import type { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
 
 export interface Outbound {
@@ -15,11 +17,19 @@ export interface Outbound {
   readonly message: RaftMessage
 }
 
-/** How a client request ends. */
+/**
+ * How a client request ends. Proposals end `Proposed`; reads end `Read` (the index to wait for);
+ * transfers end `Transferred` or `TransferFailed`; any may end `NotLeader`/`LeadershipLost`, and a
+ * transfer also `MembershipChangeInProgress`.
+ */
 export type Outcome =
   | { readonly _tag: "Proposed"; readonly entry: CommandEntry }
   | { readonly _tag: "NotLeader"; readonly leader: NodeId | undefined; readonly reason: string }
   | { readonly _tag: "LeadershipLost"; readonly reason: string }
+  | { readonly _tag: "Read"; readonly index: number }
+  | { readonly _tag: "Transferred" }
+  | { readonly _tag: "TransferFailed"; readonly target: NodeId; readonly reason: TransferFailureReason }
+  | { readonly _tag: "MembershipChangeInProgress" }
 
 export interface Resolution {
   readonly handle: number
@@ -40,6 +50,13 @@ export class Ready {
   persist: PersistBatch = emptyBatch()
   messages: Array<Outbound> = []
   committed: Array<LogEntry> = []
+  /**
+   * A snapshot this node installed from its leader during the step. It precedes every entry in
+   * `committed` (which all lie above it): the consumer replaces its state with it first.
+   */
+  install: StoredSnapshot | undefined = undefined
+  /** `changeMembership` requests that ended during the step. */
+  membership: Array<MembershipResolution> = []
   resolutions: Array<Resolution> = []
   trace: Array<RaftTraceEvent> = []
   metrics: Array<RaftMetric> = []
@@ -61,6 +78,8 @@ export class Ready {
       !this.hasPersist &&
       this.messages.length === 0 &&
       this.committed.length === 0 &&
+      this.install === undefined &&
+      this.membership.length === 0 &&
       this.resolutions.length === 0 &&
       this.trace.length === 0 &&
       this.metrics.length === 0

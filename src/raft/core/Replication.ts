@@ -12,8 +12,12 @@ import type { NodeId } from "../../../services/raft/NodeId.js"
 import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
 import type { StepDownReason } from "../../../services/raft/RaftTrace.js"
 import type { Progress } from "./Progress.js"
+import * as DedupCache from "./DedupCache.js"
 import { allVoters, hasQuorum, quorumIndex } from "./Quorum.js"
 import type { RaftCore } from "./RaftCore.js"
+import * as ReadIndex from "./ReadIndex.js"
+import * as Transfer from "./Transfer.js"
+import * as Snapshots from "./Snapshots.js"
 
 /**
  * Sends one AppendEntries starting at `pr.next`. Returns false when there was nothing to send
@@ -23,10 +27,8 @@ const sendAppend = (core: RaftCore, peer: NodeId, pr: Progress, allowEmpty: bool
   const prev = pr.next - 1
   const prevTerm = core.log.termAt(prev)
   if (prevTerm === undefined) {
-    // The entries this follower needs were compacted away; InstallSnapshot takes over here
-    // (next feature set). Until then the follower is probed again from our snapshot boundary.
-    pr.becomeProbe()
-    pr.next = core.log.snapshotIndex + 1
+    // The entries this follower needs were compacted away: InstallSnapshot takes over (§7).
+    if (prev < core.log.snapshotIndex) Snapshots.sendSnapshot(core, peer, pr)
     return false
   }
   const entries = core.log.slice(pr.next, core.cfg.maxBatchEntries, core.entryBudget(), core.entrySize)
@@ -38,7 +40,7 @@ const sendAppend = (core: RaftCore, peer: NodeId, pr: Progress, allowEmpty: bool
     prevLogTerm: prevTerm,
     entries,
     leaderCommit: core.commitIndex,
-    round: 0
+    round: core.reads.round
   })
   if (entries.length > 0) {
     const last = entries[entries.length - 1]!.index
@@ -62,6 +64,9 @@ const fill = (core: RaftCore, peer: NodeId, pr: Progress): void => {
   }
 }
 
+/** Sends one follower as much as its flow control allows (after its snapshot transfer completed). */
+export const replicateTo = (core: RaftCore, peer: NodeId, pr: Progress): void => fill(core, peer, pr)
+
 /** End of a turn in which entries were appended: ship them to everyone. */
 export const replicateAll = (core: RaftCore): void => {
   for (const [peer, pr] of core.progress) fill(core, peer, pr)
@@ -72,6 +77,9 @@ export const replicateAll = (core: RaftCore): void => {
  * pipeline made no progress since the last tick (a lost batch would otherwise stall them).
  */
 export const heartbeat = (core: RaftCore): void => {
+  // Every heartbeat starts a new ReadIndex round (thesis §6.4): reads queued before it are
+  // confirmed by the echoes it collects.
+  ReadIndex.nextRound(core)
   for (const [peer, pr] of core.progress) {
     switch (pr.state) {
       case "Probe":
@@ -89,14 +97,17 @@ export const heartbeat = (core: RaftCore): void => {
         break
       }
       case "Snapshot":
+        // Resend the current chunk from the acknowledged offset (never restart the transfer).
+        Snapshots.sendSnapshot(core, peer, pr)
         break
     }
     pr.progressed = false
   }
+  Transfer.onHeartbeat(core)
 }
 
-/** An empty AppendEntries anchored at the follower's known match. */
-const sendHeartbeat = (core: RaftCore, peer: NodeId, pr: Progress): void => {
+/** An empty AppendEntries anchored at the follower's known match (also a ReadIndex round). */
+export const sendHeartbeat = (core: RaftCore, peer: NodeId, pr: Progress): void => {
   const prev = pr.match
   const prevTerm = core.log.termAt(prev)
   if (prevTerm === undefined) return
@@ -107,7 +118,7 @@ const sendHeartbeat = (core: RaftCore, peer: NodeId, pr: Progress): void => {
     prevLogTerm: prevTerm,
     entries: [],
     leaderCommit: Math.min(core.commitIndex, pr.match),
-    round: 0
+    round: core.reads.round
   })
 }
 
@@ -123,12 +134,16 @@ export const onAppendEntriesResponse = (core: RaftCore, from: NodeId, m: AppendE
   pr.recentActive = true
   if (m.success) {
     if (m.matchIndex > core.log.lastIndex) return core.refuse(from, "AppendEntriesResponse", "AppendEntriesIndexOutOfRange")
+    // A same-term answer, accepted or not, shows the follower still follows us (ReadIndex evidence).
+    ReadIndex.onEcho(core, pr, m.echoedRound)
     const moved = pr.acknowledge(m.matchIndex)
     if (pr.state === "Probe") pr.becomeReplicate()
     if (moved) maybeCommit(core)
     fill(core, from, pr)
+    if (moved) Transfer.onMatch(core, from)
     return
   }
+  ReadIndex.onEcho(core, pr, m.echoedRound)
   // A rejection of something the follower already proved it holds is stale (reordered or
   // duplicated); so is a rejection of anything but our outstanding probe.
   if (m.rejectedIndex <= pr.match) return
@@ -187,6 +202,8 @@ export const abandonLeadership = (core: RaftCore, reason: StepDownReason): void 
     core.send(f.from, { _tag: "ForwardResponse", clientRequestId: f.clientRequestId, outcome: { _tag: "NotLeader" } })
   }
   core.pendingForwarded.clear()
+  ReadIndex.abandon(core, why)
+  DedupCache.abandon(core, why)
   core.progress.clear()
   core.dirty = false
 }

@@ -10,11 +10,9 @@
 import { Clock, Effect, Option, PubSub, SubscriptionRef } from "effect"
 import { decodeRaftMessage, encodeRaftMessage } from "../../codec/raft/RaftCodec.js"
 import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
-import type { CommandEntry, Committed } from "../../../services/raft/LogEntry.js"
-import { asCommitted } from "../../../services/raft/LogEntry.js"
+import type { CommandEntry, Committed, Snapshot } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
-import { LeadershipLost, NotLeader, PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
-import type { StorageError } from "../../../services/raft/RaftErrors.js"
+import { ClientIdCollision, LeadershipLost, NotLeader, PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
 import type { RaftNodeFailure } from "../../../services/raft/RaftNode.js"
 import type { RaftRole } from "../../../services/raft/RaftRole.js"
 import type { RaftStorage, WriteBatch } from "../../../services/raft/RaftStorage.js"
@@ -25,6 +23,10 @@ import type { RaftCore } from "../core/RaftCore.js"
 import type { Outcome, PersistBatch, Ready } from "../core/Ready.js"
 import { Mailbox } from "./Mailbox.js"
 import { EngineMetrics } from "./RaftMetrics.js"
+import { changeResult, committedItems } from "./MembershipRequests.js"
+import type { ChangeResult } from "./MembershipRequests.js"
+import { readWaiter, transferWaiter } from "./Requests.js"
+import type { ReadResult, TransferResult, Waiter } from "./Requests.js"
 
 type ProposeResult = Effect.Effect<CommandEntry, NotLeader | LeadershipLost | PayloadTooLarge>
 
@@ -39,6 +41,16 @@ export type Input =
   }
   | { readonly _tag: "Cancel"; readonly handle: number }
   | { readonly _tag: "Cut"; readonly fromIndex: number; readonly resume: (cut: Cut) => void }
+  | { readonly _tag: "Read"; readonly handle: number; readonly mode: "Leader" | "Fence"; readonly waiter: Waiter }
+  | { readonly _tag: "Transfer"; readonly handle: number; readonly target: NodeId; readonly waiter: Waiter }
+  | { readonly _tag: "CancelTransfer" }
+  | {
+    readonly _tag: "ChangeMembership"
+    readonly handle: number
+    readonly target: ClusterConfig
+    readonly resume: (result: ChangeResult) => void
+  }
+  | { readonly _tag: "PublishSnapshot"; readonly throughIndex: number; readonly state: Uint8Array }
 
 /** A consistent replay point for `committedFrom`: items through `upTo`, then the live tail. */
 export interface Cut {
@@ -65,13 +77,17 @@ const TURNS_PER_MACROTASK_YIELD = 64
 export class Engine {
   readonly mailbox = new Mailbox<Input>()
   private readonly waiting = new Map<number, (result: ProposeResult) => void>()
+  /** Reads and transfers in the core, by handle (proposals are in `waiting`). */
+  private readonly requests = new Map<number, Waiter>()
+  /** `changeMembership` callers, by handle. */
+  private readonly changes = new Map<number, (result: ChangeResult) => void>()
   private nextHandle = 1
   closed = false
   private failure: RaftNodeFailure | undefined = undefined
   private readonly failureWaiters: Array<(f: RaftNodeFailure) => void> = []
   private readonly leadershipWaiters: Array<() => void> = []
   private readonly stats: EngineMetrics
-  private last = { role: "" as string, leader: undefined as NodeId | undefined, term: -1, commit: -1, configIndex: -1, floor: -1 }
+  private last = { role: "" as string, leader: undefined as NodeId | undefined, term: -1, commit: -1, config: undefined as unknown, floor: -1 }
 
   constructor(
     readonly core: RaftCore,
@@ -96,6 +112,58 @@ export class Engine {
         this.waiting.delete(handle)
         if (!this.closed) this.mailbox.push({ _tag: "Cancel", handle })
       })
+    })
+  }
+
+  /** `readIndex` (`Leader`: leader only) or `readFence` (`Fence`: any role). */
+  read(mode: "Leader" | "Fence"): ReadResult {
+    return this.request(readWaiter, (handle, waiter) => ({ _tag: "Read", handle, mode, waiter }))
+  }
+
+  transferLeadership(target: NodeId): TransferResult {
+    return this.request(
+      (resume: (r: TransferResult) => void) => transferWaiter(target, resume),
+      (handle, waiter) => ({ _tag: "Transfer", handle, target, waiter })
+    )
+  }
+
+  readonly cancelTransfer: Effect.Effect<void> = Effect.sync(() => {
+    if (!this.closed) this.mailbox.push({ _tag: "CancelTransfer" })
+  })
+
+  /** Sends a request to the core; interrupting the caller cancels it there (`Cancel`). */
+  private request<A, E>(
+    makeWaiter: (resume: (r: Effect.Effect<A, E>) => void) => Waiter,
+    toInput: (handle: number, waiter: Waiter) => Input
+  ): Effect.Effect<A, E> {
+    return Effect.async<A, E>((resume) => {
+      const waiter = makeWaiter(resume)
+      if (this.closed) return waiter.rejectClosed()
+      const handle = this.nextHandle++
+      this.mailbox.push(toInput(handle, waiter))
+      return Effect.sync(() => {
+        this.requests.delete(handle)
+        if (!this.closed) this.mailbox.push({ _tag: "Cancel", handle })
+      })
+    })
+  }
+
+  /** Starts a membership change (§6); see `RaftNode.changeMembership`. Interrupting stops the wait, not the change. */
+  changeMembership(target: ClusterConfig): ChangeResult {
+    return Effect.async((resume) => {
+      if (this.closed) return resume(Effect.fail(new NotLeader({ leader: undefined, reason: "node is closed" })))
+      const handle = this.nextHandle++
+      this.mailbox.push({ _tag: "ChangeMembership", handle, target, resume })
+      return Effect.sync(() => void this.changes.delete(handle))
+    })
+  }
+
+  /** Hands the core a consumer snapshot (copied: the caller may reuse its buffer); see `RaftNode.publishSnapshot`. */
+  publishSnapshot(snapshot: Snapshot): Effect.Effect<void> {
+    return Effect.sync(() => {
+      if (!this.closed) {
+        this.mailbox.push({ _tag: "PublishSnapshot", throughIndex: snapshot.throughIndex, state: snapshot.state.slice() })
+      }
     })
   }
 
@@ -158,6 +226,11 @@ export class Engine {
       for (const input of this.mailbox.takeAll()) this.handle(input, now)
       let ready = core.takeReady()
       while (!ready.isEmpty) {
+        if (core.collisions.fatal !== undefined) {
+          // Thesis §6.3: a second live writer under our durable client id; fail-stop.
+          yield* this.fail(new ClientIdCollision({ clientId: core.collisions.fatal }))
+          return false
+        }
         if (ready.hasPersist) {
           const written = yield* Effect.either(this.storage.write(toWriteBatch(ready.persist)))
           if (written._tag === "Left") {
@@ -205,15 +278,34 @@ export class Engine {
       }
       case "Cancel":
         this.waiting.delete(input.handle)
+        this.requests.delete(input.handle)
         this.stats.forget(input.handle)
         core.cancel(input.handle)
+        return
+      case "Read":
+        this.requests.set(input.handle, input.waiter)
+        if (input.mode === "Leader") core.readIndex(input.handle, now)
+        else core.readFence(input.handle, now)
+        return
+      case "Transfer":
+        this.requests.set(input.handle, input.waiter)
+        core.transferLeadership(input.handle, input.target, now)
+        return
+      case "CancelTransfer":
+        core.cancelTransfer(now)
+        return
+      case "ChangeMembership":
+        this.changes.set(input.handle, input.resume)
+        core.changeMembership(input.handle, input.target, now)
+        return
+      case "PublishSnapshot":
+        core.compact(input.throughIndex, input.state, now)
         return
       case "Cut": {
         // Everything emitted so far has been published (publication ends each turn), so the live
         // subscription the caller holds sees exactly what comes after `lastEmitted`.
-        const from = Math.max(1, input.fromIndex)
-        const items = core.log.range(from, core.lastEmitted).map(asCommitted)
-        input.resume({ items, upTo: core.lastEmitted })
+        // At or below the compaction floor it starts with `Install(latest snapshot)`.
+        input.resume(core.committedFrom(input.fromIndex))
         return
       }
     }
@@ -224,16 +316,28 @@ export class Engine {
       for (const { message, to } of ready.messages) {
         yield* this.transport.sendTo(to, encodeRaftMessage(message))
       }
-      if (ready.committed.length > 0) {
-        yield* PubSub.publishAll(this.surfaces.committed, ready.committed.map(asCommitted))
+      if (ready.committed.length > 0 || ready.install !== undefined) {
+        yield* PubSub.publishAll(this.surfaces.committed, committedItems(ready))
       }
       const now = this.core.now
       for (const r of ready.resolutions) {
         const resume = this.waiting.get(r.handle)
-        if (resume === undefined) continue
+        if (resume === undefined) {
+          const waiter = this.requests.get(r.handle)
+          if (waiter === undefined) continue
+          this.requests.delete(r.handle)
+          waiter.complete(r.outcome)
+          continue
+        }
         this.waiting.delete(r.handle)
         this.stats.resolved(r.handle, r.outcome._tag === "Proposed", now)
         resume(toResult(r.outcome))
+      }
+      for (const r of ready.membership) {
+        const resume = this.changes.get(r.handle)
+        if (resume === undefined) continue
+        this.changes.delete(r.handle)
+        resume(changeResult(r.outcome))
       }
       if (ready.trace.length > 0) yield* PubSub.publishAll(this.surfaces.trace, ready.trace)
       if (ready.metrics.length > 0) {
@@ -266,8 +370,9 @@ export class Engine {
         l.commit = c.commitIndex
         yield* SubscriptionRef.set(s.commitIndex, c.commitIndex)
       }
-      if (c.configIndex !== l.configIndex) {
-        l.configIndex = c.configIndex
+      if (c.config !== l.config) {
+        // By identity: a rollback can land on another config at the same index.
+        l.config = c.config
         yield* SubscriptionRef.set(s.membership, c.config.new)
       }
       if (c.log.snapshotIndex !== l.floor) {
@@ -277,12 +382,12 @@ export class Engine {
     })
   }
 
-  /** Fail-stop: a node that cannot persist must not go on as if it had. */
-  private fail(error: StorageError): Effect.Effect<void> {
+  /** Fail-stop: a node that cannot persist, or whose durable client id is shared, must not go on. */
+  private fail(error: RaftNodeFailure): Effect.Effect<void> {
     return Effect.gen(this, function*() {
       this.failure = error
       for (const w of this.failureWaiters.splice(0)) w(error)
-      yield* this.shutdown(`node stopped: ${error.reason}`)
+      yield* this.shutdown(`node stopped: ${error.message}`)
     })
   }
 
@@ -293,9 +398,15 @@ export class Engine {
       this.closed = true
       for (const [, resume] of this.waiting) resume(Effect.fail(new LeadershipLost({ reason })))
       this.waiting.clear()
+      for (const [, waiter] of this.requests) waiter.close(reason)
+      this.requests.clear()
+      for (const [, resume] of this.changes) resume(Effect.fail(new LeadershipLost({ reason })))
+      this.changes.clear()
       for (const input of this.mailbox.takeAll()) {
         if (input._tag === "Propose") input.resume(Effect.fail(new NotLeader({ leader: undefined, reason: "node is closed" })))
         if (input._tag === "Cut") input.resume({ items: [], upTo: Infinity })
+        if (input._tag === "Read" || input._tag === "Transfer") input.waiter.rejectClosed()
+        if (input._tag === "ChangeMembership") input.resume(Effect.fail(new NotLeader({ leader: undefined, reason: "node is closed" })))
       }
       // A stopped node leads nothing and follows no one; say so rather than freeze the last state.
       if (this.core.role === "Leader" || this.core.role === "Candidate") yield* SubscriptionRef.set(this.surfaces.role, "Follower")
@@ -315,6 +426,11 @@ const toResult = (o: Outcome): ProposeResult => {
       return Effect.fail(new NotLeader({ leader: o.leader, reason: o.reason }))
     case "LeadershipLost":
       return Effect.fail(new LeadershipLost({ reason: o.reason }))
+    case "Read":
+    case "Transferred":
+    case "TransferFailed":
+    case "MembershipChangeInProgress":
+      return Effect.dieMessage(`a proposal resolved with unexpected outcome ${o._tag}`)
   }
 }
 

@@ -67,6 +67,7 @@ export class EngineMetrics {
         case "ProposeAccepted":
         case "ProposeCommitted":
         case "ElectionSuppressedTermCeiling":
+        case "SnapshotRejectedSizeCeiling":
           break
       }
     }

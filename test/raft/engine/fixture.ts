@@ -8,6 +8,7 @@ import { InMemoryLoom } from "../../../layers/InMemoryLoom.js"
 import * as InMemoryRaftStorage from "../../../layers/InMemoryRaftStorage.js"
 import { SeamRaftTransport } from "../../../layers/SeamRaftTransport.js"
 import { DeliveryPolicy } from "../../../services/DeliveryPolicy.js"
+import type { ClientIdentity } from "../../../services/raft/ClientId.js"
 import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import type { RaftConfig } from "../../../services/raft/RaftConfig.js"
 import type { RaftNode } from "../../../services/raft/RaftNode.js"
@@ -30,6 +31,8 @@ export interface TestCluster {
   readonly crash: (id: string) => Effect.Effect<void>
   readonly restart: (id: string) => Effect.Effect<void, unknown>
   readonly leader: Effect.Effect<TestNode | undefined>
+  /** Starts a new node on an empty disk with its own bootstrap (a joiner: no voters, itself a learner). */
+  readonly join: (id: string, bootstrap: ClusterConfig) => Effect.Effect<TestNode, unknown>
 }
 
 export const startCluster = (options: {
@@ -38,6 +41,8 @@ export const startCluster = (options: {
   readonly config?: Partial<RaftConfig>
   readonly seed?: number
   readonly maxPayloadBytes?: number
+  /** Per-node client identity (default `Auto`). */
+  readonly identities?: Readonly<Record<string, ClientIdentity>>
 }) =>
   Effect.gen(function*() {
     const loom = yield* InMemoryLoom.make({
@@ -48,6 +53,11 @@ export const startCluster = (options: {
     const seed = options.seed ?? 1
     const nodes: Array<TestNode> = []
     let incarnation = 0
+    const bootstraps = new Map<string, ClusterConfig>()
+    const seedIndex = (id: string) => {
+      const i = options.ids.indexOf(id)
+      return i >= 0 ? i : options.ids.length + [...bootstraps.keys()].indexOf(id)
+    }
     const boot = (id: string, disk: InMemoryRaftStorage.Disk, first: boolean) =>
       Effect.gen(function*() {
         const scope = yield* Scope.make()
@@ -56,13 +66,14 @@ export const startCluster = (options: {
           : loom.join({ sessionName: "raft", peerKey: id })).pipe(Scope.extend(scope))
         const storage = yield* InMemoryRaftStorage.make({ disk })
         const node = yield* Raft.make({
-          cluster: options.cluster,
+          cluster: bootstraps.get(id) ?? options.cluster,
           transport: SeamRaftTransport.fromSeam(seam),
           storage,
-          config: options.config ?? FAST
+          config: options.config ?? FAST,
+          ...(options.identities?.[id] !== undefined ? { identity: options.identities[id] } : {})
         }).pipe(
           Scope.extend(scope),
-          Effect.withRandom(Random.make(seed * 1000 + options.ids.indexOf(id) * 10 + incarnation++))
+          Effect.withRandom(Random.make(seed * 1000 + seedIndex(id) * 10 + incarnation++))
         )
         return { node, scope }
       })
@@ -93,7 +104,16 @@ export const startCluster = (options: {
       leader: Effect.gen(function*() {
         for (const n of nodes) if (n.up && (yield* n.node.role.get) === "Leader") return n
         return undefined
-      })
+      }),
+      join: (id, bootstrap) =>
+        Effect.gen(function*() {
+          bootstraps.set(id, bootstrap)
+          const disk = InMemoryRaftStorage.Disk.make()
+          const { node, scope } = yield* boot(id, disk, false)
+          const n: TestNode = { id, node, scope, disk, up: true }
+          nodes.push(n)
+          return n
+        })
     }
     yield* Effect.addFinalizer(() => Effect.forEach(nodes, (n) => (n.up ? Scope.close(n.scope, Exit.void) : Effect.void)))
     return cluster
