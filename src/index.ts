@@ -2,4 +2,93 @@
  * `kuilt`: the platform-neutral entry point. It must bundle for browsers, so nothing reachable
  * from here may import `node:*` or a Node built-in (test/browser-guard.test.ts enforces it).
  */
+
+// The transport contract.
+export { DEFAULT_DELIVERY_CAPACITY, DeliveryPolicy } from "../services/DeliveryPolicy.js"
+export { Loom } from "../services/Loom.js"
+export { DEFAULT_MAX_PEERS } from "../services/Pattern.js"
+export type { Pattern, Tag } from "../services/Pattern.js"
+export { freshPeerId, PeerId } from "../services/PeerId.js"
+export { Seam } from "../services/Seam.js"
+export {
+  FrameOverflow,
+  IncomingAlreadyCollected,
+  PayloadTooLarge,
+  PeerNotConnected,
+  SeamTorn,
+  WeaveFailed
+} from "../services/SeamErrors.js"
+export type { SendError } from "../services/SeamErrors.js"
+export { CloseReason, isTorn, SeamState } from "../services/SeamState.js"
+export { Swatch } from "../services/Swatch.js"
+
+// Fabrics and channel splitters.
+export { InMemoryLoom, InMemoryLoomTag, PERFECT_LINK } from "../layers/InMemoryLoom.js"
+export type {
+  DropCounts,
+  InMemoryLoomOptions,
+  LinkConditions,
+  LoomFaults,
+  LoomStats,
+  LoomTrace,
+  TraceEntry
+} from "../layers/InMemoryLoom.js"
+export * from "./seam/index.js"
+
+// Raft contracts.
+export { AUTO_PREFIX, autoFamily, ClientId, ClientIdentity, DedupKey, sameDedupKey } from "../services/raft/ClientId.js"
+export { ClusterConfig, ConfigPayload } from "../services/raft/ClusterConfig.js"
+export {
+  asCommitted,
+  CommandEntry,
+  Committed,
+  committedIndex,
+  ConfigEntry,
+  Index,
+  LogEntry,
+  NoOpEntry,
+  Snapshot,
+  Term
+} from "../services/raft/LogEntry.js"
+export { NodeId, nodeId } from "../services/raft/NodeId.js"
+export { DEFAULT_RAFT_CONFIG, RaftConfig } from "../services/raft/RaftConfig.js"
+export {
+  ClientIdCollision,
+  CorruptDurableState,
+  InvalidMembership,
+  LeadershipLost,
+  LeadershipTransferFailed,
+  MembershipChangeInProgress,
+  NotLeader,
+  RaftConfigError,
+  StorageError
+} from "../services/raft/RaftErrors.js"
+export type { TransferFailureReason } from "../services/raft/RaftErrors.js"
+export type { ProposeOptions, RaftNodeFailure } from "../services/raft/RaftNode.js"
+export type { RaftRole } from "../services/raft/RaftRole.js"
+export { EMPTY_DURABLE_STATE, RaftStorage } from "../services/raft/RaftStorage.js"
+export type {
+  DurableState,
+  HardState,
+  LeaderForTerm,
+  SnapshotMeta,
+  StoredSnapshot,
+  WriteBatch
+} from "../services/raft/RaftStorage.js"
+export { RaftMetric, RaftTraceEvent } from "../services/raft/RaftTrace.js"
+export type { DenyReason, RaftMessageType, RefusalGate, StepDownReason } from "../services/raft/RaftTrace.js"
+export { RaftTransport } from "../services/raft/RaftTransport.js"
+export type { RaftEnvelope } from "../services/raft/RaftTransport.js"
+
+// Raft implementation.
+export * from "./raft/index.js"
+export * as InMemoryRaftStorage from "../layers/InMemoryRaftStorage.js"
+export { fromSeam as seamRaftTransport, SeamRaftTransport } from "../layers/SeamRaftTransport.js"
+export type { SeamRaftTransportStats } from "../layers/SeamRaftTransport.js"
+export { validateDurableState } from "../layers/validateDurableState.js"
+export { validateWriteBatch } from "../layers/validateWriteBatch.js"
+
+// Wire formats.
 export * from "./codec/index.js"
+export * as RaftWire from "./codec/raft/RaftMessage.js"
+export { decodeRaftMessage, encodeRaftMessage, entryWireSize, RaftCodec } from "./codec/raft/RaftCodec.js"
