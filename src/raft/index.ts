@@ -5,10 +5,12 @@
  */
 import { RaftNode as Tag } from "../../services/raft/RaftNode.js"
 import type { RaftNode as RaftNodeService } from "../../services/raft/RaftNode.js"
+import { awaitRead } from "./awaitRead.js"
+import { changeMembershipWithRetry } from "./changeMembershipWithRetry.js"
 import { layer, make } from "./RaftNode.js"
 
 export type RaftNode = RaftNodeService
-export const RaftNode = { Tag, make, layer } as const
+export const RaftNode = { Tag, make, layer, awaitRead, changeMembershipWithRetry } as const
 
 export type { RaftNodeOptions, RaftNodeStartError } from "./RaftNode.js"
 export { awaitRead } from "./awaitRead.js"
