@@ -83,6 +83,7 @@ export type { RaftEnvelope } from "../services/raft/RaftTransport.js"
 // Raft implementation.
 export * from "./raft/index.js"
 export * as InMemoryRaftStorage from "../layers/InMemoryRaftStorage.js"
+export { ManagedRaftTransport } from "../layers/ManagedRaftTransport.js"
 export { fromSeam as seamRaftTransport, SeamRaftTransport } from "../layers/SeamRaftTransport.js"
 export type { SeamRaftTransportStats } from "../layers/SeamRaftTransport.js"
 export { validateDurableState } from "../layers/validateDurableState.js"
