@@ -14,7 +14,7 @@ import { searchPartition } from "./Search.js"
 
 /** Limits of a check. All are counts, so verdicts do not depend on machine speed. */
 export interface CheckOptions {
-  /** Search steps for the whole check (default 50 000 000). */
+  /** Search steps for the whole check (default 10 000 000: tens of seconds at most). */
   readonly maxSteps?: number
   /** Search steps for any one partition (default: `maxSteps`). */
   readonly maxStepsPerPartition?: number
@@ -57,7 +57,7 @@ export interface CheckUnknown {
 /** The verdict of {@link checkLinearizability}. */
 export type CheckResult<I, O> = CheckOk | CheckViolation<I, O> | CheckUnknown
 
-const DEFAULT_MAX_STEPS = 50_000_000
+const DEFAULT_MAX_STEPS = 10_000_000
 const DEFAULT_MAX_MEMO = 5_000_000
 
 /**

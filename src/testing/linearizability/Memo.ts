@@ -1,23 +1,21 @@
 /**
- * The search's memory of configurations already explored (Lowe's memoisation), extended with a
- * dominance rule for unknown-outcome operations.
+ * The search's memory of configurations already explored (Lowe's memoisation): a configuration is
+ * (set of operations linearized so far, model states), and its future depends on nothing else, so
+ * one seen before — explored to failure, since the search stops at the first success — is skipped.
  *
- * A configuration is (known operations linearized, unknown operations placed, model states). Its
- * future depends on nothing else, so a configuration seen before need not be explored again —
- * and neither need one that is *dominated*: same known set and states but a superset of placed
- * unknown operations. Every unknown operation may also stay unplaced, so the configuration with
- * fewer of them placed can do everything the other can; if it failed, so does the other. Without
- * this rule an unknown write placed early and overwritten later yields a configuration that differs
- * from its sibling only by that placement, and the search re-explores the same future once per
- * subset of such writes (exponential in the number of timed-out writes).
+ * Keys are exact strings, never bare hashes, so no collision can make the search skip a
+ * configuration it has not explored (which could turn "ok" into a false "violation").
  *
- * Keys are exact strings (no collision can make the search skip an unexplored configuration).
+ * (A dominance rule — skip a configuration if one with the same known operations and states but a
+ * subset of the unknown-outcome operations placed was seen — is sound, but measured slower here:
+ * it keeps no-op placements of unknown operations from being absorbed, so they are retried at every
+ * later step.)
  */
 
 const FULL = 0xffffffff
 
-/** The set of linearized known operations, as a bitset over their call-order index. */
-export class KnownSet {
+/** The set of linearized operations, as a bitset over their call-order index. */
+export class OpSet {
   private readonly words: Uint32Array
   /** Highest member, or -1. Restored by the search on backtrack (it saves the old value). */
   hi = -1
@@ -45,7 +43,8 @@ export class KnownSet {
   /**
    * Exact key: the highest member and the non-members below it. Operations are indexed in call
    * order and the search linearizes roughly in that order, so the non-members below the highest
-   * member are the few in flight around the current point: the key stays short for long histories.
+   * member are few — those in flight around the current point and unknown-outcome ones not placed
+   * (yet) — and the key stays short however long the history is.
    */
   key(): string {
     const hi = this.hi
@@ -62,103 +61,29 @@ export class KnownSet {
   }
 }
 
-/** A snapshot of a {@link PlacedSet}: all of 0..lo-1 plus `above` (members above `lo`). */
-export interface PlacedSnapshot {
-  readonly lo: number
-  readonly above: Int32Array
-}
-
 /**
- * The set of placed unknown operations (indexed in call order). Snapshots are kept short the same
- * way as {@link KnownSet} keys: the members below the lowest non-member are implied.
- * `add`/`delete` must be LIFO (they are: the search is a DFS).
- */
-export class PlacedSet {
-  private readonly words: Uint32Array
-  /** Lowest non-member. */
-  private lo = 0
-  /** Highest member, or -1; previous values are stacked for LIFO deletes. */
-  private top = -1
-  private readonly tops: Array<number> = []
-
-  constructor(private readonly size: number) {
-    this.words = new Uint32Array((size + 31) >>> 5)
-  }
-
-  private has(g: number): boolean {
-    return (this.words[g >>> 5]! & (1 << (g & 31))) !== 0
-  }
-
-  add(g: number): void {
-    this.words[g >>> 5] = (this.words[g >>> 5]! | (1 << (g & 31))) >>> 0
-    this.tops.push(this.top)
-    if (g > this.top) this.top = g
-    while (this.lo < this.size) {
-      if ((this.lo & 31) === 0 && this.words[this.lo >>> 5] === FULL) this.lo += 32
-      else if (this.has(this.lo)) this.lo++
-      else break
-    }
-  }
-
-  /** Removes the most recently added member `g`. */
-  delete(g: number): void {
-    this.words[g >>> 5] = (this.words[g >>> 5]! & ~(1 << (g & 31))) >>> 0
-    this.top = this.tops.pop()!
-    if (g < this.lo) this.lo = g
-  }
-
-  snapshot(): PlacedSnapshot {
-    const above: Array<number> = []
-    for (let g = this.lo + 1; g <= this.top; g++) {
-      if ((g & 31) === 0 && this.words[g >>> 5] === 0) {
-        g += 31
-        continue
-      }
-      if (this.has(g)) above.push(g)
-    }
-    return { lo: this.lo, above: Int32Array.from(above) }
-  }
-
-  /** Whether every member of the snapshot is a member now. */
-  contains(snapshot: PlacedSnapshot): boolean {
-    if (this.lo < snapshot.lo) return false
-    const above = snapshot.above
-    for (let k = 0; k < above.length; k++) if (!this.has(above[k]!)) return false
-    return true
-  }
-}
-
-interface Seen<S> {
-  readonly placed: PlacedSnapshot
-  readonly states: ReadonlyArray<S> | undefined
-}
-
-/**
- * Configurations explored so far. `visit` answers "explore this?" and records it if so.
- * With `equal` (hash may collide) the state sets under one key are compared exactly.
+ * Configurations explored so far. `visit` answers "explore this?" and records it if so. With
+ * `sameStates` (the model's `hash` may collide) state sets under one key are compared exactly.
  */
 export class Memo<S> {
-  private readonly seen = new Map<string, Array<Seen<S>>>()
+  private readonly keys = new Set<string>()
+  private readonly buckets = new Map<string, Array<ReadonlyArray<S>>>()
   size = 0
 
   constructor(private readonly sameStates: ((a: ReadonlyArray<S>, b: ReadonlyArray<S>) => boolean) | undefined) {}
 
-  /**
-   * `key` identifies (known set, state set). Returns false — skip — if a recorded configuration
-   * with the same key placed a subset of the currently placed unknown operations.
-   */
-  visit(key: string, placed: PlacedSet, states: ReadonlyArray<S>): boolean {
+  /** `key` identifies (linearized set, state set); false if it was seen before. */
+  visit(key: string, states: ReadonlyArray<S>): boolean {
     const sameStates = this.sameStates
-    let list = this.seen.get(key)
-    if (list === undefined) {
-      list = []
-      this.seen.set(key, list)
+    if (sameStates === undefined) {
+      if (this.keys.has(key)) return false
+      this.keys.add(key)
     } else {
-      for (const s of list) {
-        if ((sameStates === undefined || sameStates(s.states!, states)) && placed.contains(s.placed)) return false
-      }
+      const bucket = this.buckets.get(key)
+      if (bucket === undefined) this.buckets.set(key, [states])
+      else if (bucket.some((seen) => sameStates(seen, states))) return false
+      else bucket.push(states)
     }
-    list.push({ placed: placed.snapshot(), states: sameStates === undefined ? undefined : states })
     this.size++
     return true
   }

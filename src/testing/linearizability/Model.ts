@@ -25,9 +25,10 @@ export interface Partition<I, O> {
  *
  * Contract (violating it makes verdicts wrong, not just slow):
  * - `step` is pure and must not mutate `state`.
- * - `step` with `output === UNKNOWN` must accept every input in every reachable state (return a
- *   non-empty result): an unknown-outcome operation placed somewhere "took effect there" and its
- *   result was never observed. (The checker separately allows it never to take effect at all.)
+ * - `step` with `output === UNKNOWN` means "the operation took effect here, its result unseen":
+ *   return every state it could lead to, or none where it could not take effect (a precondition).
+ *   Do not model "it was lost" as an extra next state: the checker already lets every
+ *   unknown-outcome operation never take effect.
  * - `hash` is a canonical serialisation: equal states give the same string. If two different
  *   states can give the same string, supply `equal`; otherwise the memo would merge them and the
  *   checker could report a violation that is not one.
