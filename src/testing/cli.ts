@@ -1,7 +1,8 @@
 /**
  * `npm run sim -- --seeds N [--from S] [--nodes K] [--ops M] [--workers W]`: runs simulation
  * seeds in worker processes, shows progress, and prints a summary (seeds/s, faults injected by kind,
- * operations checked). A failing seed is reported with the one-line command that reproduces it
+ * operations checked, operator actions and their outcomes, snapshots/installs/reads/elections).
+ * A failing seed is reported with the one-line command that reproduces it
  * and an excerpt of its trace; the exit code is 1 if any seed failed. Node-only (not part of the
  * published entry points).
  */
@@ -76,6 +77,12 @@ if (job !== undefined) {
   const started = performance.now()
   const results: Array<SimResult> = []
   const faults = new Map<string, number>()
+  const operator = new Map<string, number>()
+  const stats = new Map<string, number>()
+  const add = (m: Map<string, number>, r: Readonly<Record<string, number>>) => {
+    for (const [k, v] of Object.entries(r)) m.set(k, (m.get(k) ?? 0) + v)
+  }
+  const sorted = (m: Map<string, number>) => Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)))
   const progress = () => {
     const done = results.length
     const width = 30
@@ -95,7 +102,9 @@ if (job !== undefined) {
       worker.on("message", (message) => {
         const r = message as SimResult
         results.push(r)
-        for (const [k, v] of Object.entries(r.faults)) faults.set(k, (faults.get(k) ?? 0) + v)
+        add(faults, r.faults)
+        add(operator, r.operator)
+        add(stats, r.stats)
         if (process.stderr.isTTY) progress()
       })
       worker.on("error", reject)
@@ -121,7 +130,9 @@ if (job !== undefined) {
       operations_checked: results.reduce((a, r) => a + r.operations.invoked, 0),
       unknown_outcomes: results.reduce((a, r) => a + r.operations.unknown, 0),
       linearizability_unknown: results.filter((r) => r.linearizability === "unknown").length,
-      faults_by_kind: Object.fromEntries([...faults].sort(([a], [b]) => (a < b ? -1 : 1))),
+      faults_by_kind: sorted(faults),
+      operator: sorted(operator),
+      stats: sorted(stats),
       messages: results.reduce((a, r) => a + r.messages, 0)
     }
     console.log(args.json ? JSON.stringify(summary) : `\n${JSON.stringify(summary, null, 2)}`)

@@ -1,12 +1,15 @@
 /**
  * Raft safety invariants, checked as the simulation runs (reference §4.2): each is the property
  * of Figure 3 or the TLA+ invariant it names. A violation is recorded with the virtual time and a
- * description; the run fails on the first one.
+ * description; the run fails on the first one. Membership invariants live in
+ * `MembershipInvariants.ts`; both share this checker's record of the committed log.
  */
 import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
+import type { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
 import type { Committed, LogEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import type { PersistBatch } from "../../raft/core/Ready.js"
+import { ReplayOracle, sameBytes } from "./ReplayOracle.js"
 import type { SimCluster, SimNode, SimObserver } from "./SimCluster.js"
 
 export interface Violation {
@@ -39,6 +42,14 @@ export class InvariantChecker implements SimObserver {
    */
   private readonly commitTerm = new Map<number, number>()
   private highestCommitted = 0
+  /** The highest commit index any node ever held: what a read invoked now must cover (§4.2 #9). */
+  maxCommit = 0
+  /** The global committed log replayed into a reference state machine (snapshot checks). */
+  readonly oracle = new ReplayOracle()
+  /** `${term}/${clientId}/${requestId}` → the index a command with that dedup key committed at. */
+  private readonly keyIndex = new Map<string, number>()
+  /** node → the index its state machine last reached (applies move forward one by one). */
+  private readonly lastApplied = new Map<NodeId, number>()
   /** node → term → the vote it made durable in that term (no double vote, across restarts). */
   private readonly durableVote = new Map<NodeId, Map<number, NodeId>>()
   private readonly durableTerm = new Map<NodeId, number>()
@@ -50,12 +61,18 @@ export class InvariantChecker implements SimObserver {
 
   constructor(private readonly cluster: SimCluster) {}
 
-  private fail(invariant: string, detail: string): void {
+  fail(invariant: string, detail: string): void {
     this.violations.push({ at: this.cluster.now, invariant, detail })
+  }
+
+  /** At least the term in which `index` was committed (see `commitTerm`). */
+  commitTermOf(index: number): number {
+    return this.commitTerm.get(index) ?? Infinity
   }
 
   onStart(node: SimNode): void {
     this.lastCommit.set(node.id, node.core!.commitIndex)
+    this.lastApplied.set(node.id, node.sm.applied)
     this.lastRole.delete(node.id)
     this.leaderLog.delete(node.id)
   }
@@ -63,9 +80,11 @@ export class InvariantChecker implements SimObserver {
   onPersist(node: SimNode, batch: PersistBatch): void {
     // No committed entry is ever overwritten: a truncation may remove a stale entry at an index
     // that is committed elsewhere (with a different entry), never the committed entry itself.
+    // Entries a snapshot in the same batch covers are discarded, not overwritten.
+    const covered = batch.snapshot?.meta.lastIncludedIndex ?? 0
     if (batch.truncateFrom !== undefined && batch.truncateFrom <= this.highestCommitted) {
       for (const e of node.disk.currentState().entries) {
-        if (e.index < batch.truncateFrom || e.index > this.highestCommitted) continue
+        if (e.index < batch.truncateFrom || e.index <= covered || e.index > this.highestCommitted) continue
         if (this.committed.get(e.index) === entryKey(e)) {
           this.fail("NoCommittedEntryOverwritten", `${node.id} truncates committed entry ${e.index} (${entryKey(e)})`)
           break
@@ -102,8 +121,20 @@ export class InvariantChecker implements SimObserver {
 
   onApplied(node: SimNode, item: Committed, entry: LogEntry | undefined): void {
     this.appliedCount++
-    if (item._tag === "Install") return
+    const before = this.lastApplied.get(node.id) ?? 0
+    if (item._tag === "Install") {
+      // `Ready.install` replaces the state with a snapshot beyond what the node applied, and
+      // equal to the committed log replayed to its index.
+      const through = item.snapshot.throughIndex
+      this.lastApplied.set(node.id, through)
+      if (through <= before) this.fail("InstallMovesForward", `${node.id} installs a snapshot at ${through} after applying ${before}`)
+      this.checkAgainstReplay(node, "InstallMatchesReplay", through, item.snapshot.state)
+      return
+    }
     const index = item._tag === "Entry" ? item.entry.index : item.index
+    this.lastApplied.set(node.id, index)
+    // Entries reach the consumer in order, without gaps, after any installed snapshot.
+    if (index !== before + 1) this.fail("AppliedInOrder", `${node.id} applied ${index} right after ${before}`)
     if (entry === undefined) return this.fail("AppliedIsInLog", `${node.id} applied ${index} which its log lacks`)
     const key = entryKey(entry)
     const known = this.committed.get(index)
@@ -112,9 +143,51 @@ export class InvariantChecker implements SimObserver {
       this.committed.set(index, key)
       this.commitTerm.set(index, node.core?.term ?? Infinity)
       if (index > this.highestCommitted) this.highestCommitted = index
+      this.oracle.record(entry)
+      if (entry._tag === "Command") {
+        // Thesis §6.3, the leader's dedup cache: within its term a leader answers a retried key
+        // from the entry it already has, so one term never commits one key twice (across terms
+        // it may: the consumer's session table filters those).
+        const dedup = `${entry.term}/${entry.dedupKey.clientId}/${entry.dedupKey.requestId}`
+        const first = this.keyIndex.get(dedup)
+        if (first !== undefined) this.fail("ExactlyOnceWithinTerm", `key ${dedup} committed at ${first} and again at ${index}`)
+        else this.keyIndex.set(dedup, index)
+      }
     } else if (known !== key) {
       this.fail("StateMachineSafety", `${node.id} applied ${key} at ${index}, another node applied ${known}`)
     }
+  }
+
+  /** A consumer published a snapshot: it must equal the replay, and carry the config at its index. */
+  onCompacted(node: SimNode, index: number, state: Uint8Array): void {
+    const core = node.core!
+    if (index > core.commitIndex) this.fail("SnapshotLeCommit", `${node.id} published a snapshot at ${index} > commit ${core.commitIndex}`)
+    this.checkAgainstReplay(node, "SnapshotMatchesReplay", index, state)
+    const stored = core.snapshot
+    if (stored === undefined || stored.meta.lastIncludedIndex !== index) {
+      return this.fail("SnapshotRecorded", `${node.id} compacted to ${index} but holds snapshot ${stored?.meta.lastIncludedIndex}`)
+    }
+    // §7: the snapshot records the configuration as of its last included index.
+    const expected = this.oracle.configAt(index)
+    if (expected !== undefined && !sameConfig(expected, stored.meta.config)) {
+      this.fail("SnapshotConfig", `${node.id} snapshot at ${index} records ${describeConfig(stored.meta.config)}, committed log says ${describeConfig(expected)}`)
+    }
+  }
+
+  private checkAgainstReplay(node: SimNode, invariant: string, index: number, state: Uint8Array): void {
+    const reference = this.oracle.stateAt(index)
+    if (reference === undefined) {
+      return this.fail(invariant, `${node.id} snapshot at ${index} is beyond the known committed log (${this.oracle.contiguousThrough})`)
+    }
+    if (!sameBytes(reference, state)) this.fail(invariant, `${node.id} snapshot at ${index} differs from the committed log replayed to ${index}`)
+  }
+
+  /**
+   * §4.2 #9: a linearizable read is served at a fence covering every index committed when it was
+   * invoked (`commitAtCall` = `maxCommit` then). The linearizability checker judges the values.
+   */
+  checkReadFence(node: SimNode, fence: number, commitAtCall: number): void {
+    if (fence < commitAtCall) this.fail("ReadFenceCoversCommit", `${node.id} got read fence ${fence} < commit index ${commitAtCall} known at invocation`)
   }
 
   onStep(node: SimNode): void {
@@ -124,8 +197,11 @@ export class InvariantChecker implements SimObserver {
     const prevCommit = this.lastCommit.get(node.id) ?? 0
     if (core.commitIndex < prevCommit) this.fail("MonotonicCommit", `${node.id} commit ${prevCommit} → ${core.commitIndex}`)
     this.lastCommit.set(node.id, core.commitIndex)
+    if (core.commitIndex > this.maxCommit) this.maxCommit = core.commitIndex
     if (node.sm.applied > core.commitIndex) this.fail("AppliedLeCommitted", `${node.id} applied ${node.sm.applied} > commit ${core.commitIndex}`)
     if (core.log.snapshotIndex > core.commitIndex) this.fail("SnapshotLeCommit", `${node.id} snapshot ${core.log.snapshotIndex} > commit ${core.commitIndex}`)
+    // openraft's ordering: snapshot ≤ applied (the consumer published or installed it).
+    if (core.log.snapshotIndex > node.sm.applied) this.fail("SnapshotLeApplied", `${node.id} snapshot ${core.log.snapshotIndex} > applied ${node.sm.applied}`)
     if (core.commitIndex > core.log.lastIndex) this.fail("CommitLeLastIndex", `${node.id} commit ${core.commitIndex} > last ${core.log.lastIndex}`)
 
     const wasLeader = this.lastRole.get(node.id) === "Leader"
@@ -184,4 +260,18 @@ export class InvariantChecker implements SimObserver {
       }
     }
   }
+}
+
+const sameSet = <A>(a: ReadonlySet<A>, b: ReadonlySet<A>): boolean => a.size === b.size && [...a].every((x) => b.has(x))
+
+export const sameConfig = (a: ConfigPayload, b: ConfigPayload): boolean =>
+  sameSet(a.new.voters, b.new.voters) && sameSet(a.new.learners, b.new.learners) &&
+  (a.old === undefined
+    ? b.old === undefined
+    : b.old !== undefined && sameSet(a.old.voters, b.old.voters) && sameSet(a.old.learners, b.old.learners))
+
+export const describeConfig = (c: ConfigPayload): string => {
+  const half = (h: ConfigPayload["new"]) =>
+    `{${[...h.voters].sort().join(",")}${h.learners.size > 0 ? ` +learners ${[...h.learners].sort().join(",")}` : ""}}`
+  return c.old === undefined ? half(c.new) : `joint ${half(c.old)} → ${half(c.new)}`
 }

@@ -2,10 +2,56 @@
  * Seed → fault schedule ("swarm testing", reference §3.6): each seed switches fault families on
  * or off and draws their intensities, then a schedule of faults that each start and later end.
  * After the fault phase comes a quiet phase in which the cluster must recover.
+ *
+ * Crashes and pauses never take down a majority of any voter set in force (the topology says
+ * which: the configuration changes under the operator). A disk loss (`diskLoss`) is permanent:
+ * the node loses its un-synced writes and the operator replaces it under a new identity.
  */
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import type { SimCluster } from "./SimCluster.js"
 import type { SimRandom } from "./SimRandom.js"
+
+/** What the injector needs to know about membership (the operator provides it). */
+export interface Topology {
+  /** Voter sets whose majority must stay up (both halves while joint). */
+  voterSets(): ReadonlyArray<ReadonlySet<NodeId>>
+  canLoseDisk(): boolean
+  /** Crashes `id` keeping only `keep` pending writes and replaces it under a new identity. */
+  loseDisk(id: NodeId, keep: number): void
+}
+
+/** Operator families and the state-machine knobs a seed draws (see `Operator`, `SimCluster`). */
+export interface SeedPlan {
+  readonly faults: FaultPlan
+  readonly membership: boolean
+  readonly transfer: boolean
+  /** Mean ms between operator actions. */
+  readonly operatorInterval: number
+  /** Mean applied entries between snapshots (undefined: this seed never compacts). */
+  readonly snapshotEvery: number | undefined
+  /** InstallSnapshot chunk size: small values force many chunks. */
+  readonly snapshotChunk: number
+  readonly maxBatchEntries: number
+  /** Fraction of gets served through ReadIndex / read fences rather than the log. */
+  readonly readFraction: number
+  /** With `diskLoss`: the chance that a write is followed by a sync. */
+  readonly syncChance: number
+}
+
+export const planSeed = (random: SimRandom): SeedPlan => {
+  const faults = planFaults(random)
+  return {
+    faults,
+    membership: random.chance(0.5),
+    transfer: random.chance(0.5),
+    operatorInterval: random.int(150, 800),
+    snapshotEvery: random.chance(0.85) ? random.pick([4, 10, 25, 60]) : undefined,
+    snapshotChunk: random.pick([48, 200, 16 * 1024]),
+    maxBatchEntries: random.pick([4, 64, 4096]),
+    readFraction: random.pick([0, 0.3, 0.7, 1]),
+    syncChance: random.int(5, 60) / 100
+  }
+}
 
 export type FaultKind =
   | "crash"
@@ -17,6 +63,7 @@ export type FaultKind =
   | "lossy"
   | "duplicate"
   | "slow"
+  | "diskLoss"
 
 export interface FaultPlan {
   readonly families: ReadonlyArray<FaultKind>
@@ -28,8 +75,9 @@ export interface FaultPlan {
 
 /** Draws which fault families a seed exercises. */
 export const planFaults = (random: SimRandom): FaultPlan => {
-  const all: ReadonlyArray<FaultKind> = ["crash", "isolate", "split", "oneWay", "bridge", "pause", "lossy", "duplicate", "slow"]
-  const families = all.filter(() => random.chance(0.5))
+  const all: ReadonlyArray<FaultKind> = ["crash", "isolate", "split", "oneWay", "bridge", "pause", "lossy", "duplicate", "slow", "diskLoss"]
+  // Disk loss is rarer: each one retires a node for the rest of the run.
+  const families = all.filter((k) => random.chance(k === "diskLoss" ? 0.25 : 0.5))
   return {
     families: families.length === 0 ? [random.pick(all)] : families,
     interval: random.int(100, 600),
@@ -52,7 +100,8 @@ export class FaultInjector {
   constructor(
     private readonly cluster: SimCluster,
     private readonly random: SimRandom,
-    readonly plan: FaultPlan
+    readonly plan: FaultPlan,
+    private readonly topology: Topology
   ) {
     this.nextAt = random.int(50, plan.interval * 2)
   }
@@ -91,30 +140,58 @@ export class FaultInjector {
     }
   }
 
+  /**
+   * May `id` go down now? Never when that leaves a majority of some voter set in force down (then
+   * nothing could progress, which is not a bug; partitions may, since healing them is part of
+   * every fault's end). Nodes outside every voter set may always go down.
+   */
+  private canTakeDown(id: NodeId): boolean {
+    const down = (x: NodeId) => {
+      const n = this.cluster.nodes.get(x)
+      return n === undefined || n.core === undefined || n.paused
+    }
+    for (const set of this.topology.voterSets()) {
+      if (!set.has(id)) continue
+      let d = 1
+      for (const x of set) if (x !== id && down(x)) d++
+      if (d > Math.floor((set.size - 1) / 2)) return false
+    }
+    return true
+  }
+
   private start(now: number): void {
     const kind = this.random.pick(this.plan.families)
     const c = this.cluster
     const ids = [...c.nodes.keys()]
-    const until = now + this.random.int(this.plan.duration / 2, this.plan.duration * 2)
-    const upIds = ids.filter((id) => c.nodes.get(id)!.core !== undefined)
-    // Never take down a majority by crashes or pauses: then nothing could progress, which is not
-    // a bug; partitions may, since healing them is part of every fault's end.
-    const downCount = ids.length - upIds.filter((id) => !c.nodes.get(id)!.paused).length
-    const canTakeDown = downCount + 1 <= Math.floor((ids.length - 1) / 2)
+    const until = now + this.random.int(this.plan.duration >> 1, this.plan.duration * 2)
+    const upIds = ids.filter((id) => c.nodes.get(id)!.core !== undefined && !c.nodes.get(id)!.paused)
     let end: () => void
     switch (kind) {
       case "crash": {
-        if (!canTakeDown || upIds.length === 0) return
-        const id = this.random.pick(upIds)
+        const victims = upIds.filter((id) => this.canTakeDown(id))
+        if (victims.length === 0) return
+        const id = this.random.pick(victims)
         c.crash(id)
         end = () => c.restart(id)
         break
       }
       case "pause": {
-        if (!canTakeDown || upIds.length === 0) return
-        const id = this.random.pick(upIds)
+        const victims = upIds.filter((id) => this.canTakeDown(id))
+        if (victims.length === 0) return
+        const id = this.random.pick(victims)
         c.pause(id)
         end = () => c.resume(id)
+        break
+      }
+      case "diskLoss": {
+        // A voter (where a loss matters most) whose loss leaves its voter sets a working majority.
+        if (!this.topology.canLoseDisk()) return
+        const voters = new Set(this.topology.voterSets().flatMap((s) => [...s]))
+        const victims = upIds.filter((id) => voters.has(id) && this.canTakeDown(id))
+        if (victims.length === 0) return
+        const id = this.random.pick(victims)
+        this.topology.loseDisk(id, this.random.int(0, c.node(id).disk.pendingBatches + 1))
+        end = () => {}
         break
       }
       case "isolate": {

@@ -2,11 +2,13 @@
  * A deterministic cluster of pure Raft cores for simulation (reference §3.6, "core-level DST"):
  * virtual time, the `SimNetwork`, one `InMemoryRaftStorage.Disk` per node (so crashes keep only
  * what the storage made durable, and every batch passes the same validation a real store
- * applies), a KV state machine per node, crash/restart and pause/resume.
+ * applies), a KV state machine per node that snapshots itself, crash/restart, pause/resume, nodes
+ * added at run time (joiners, replacements) and the operator's entry points (membership changes,
+ * leadership transfers, reads).
  *
  * Each node is driven exactly as the engine drives it: takeReady → one storage write →
- * onPersisted → send → apply committed → resolve. Observers see every step, which is where the
- * invariant checker and the workload hook in.
+ * onPersisted → send → install snapshot (if any) → apply committed → resolve. Observers see every
+ * step, which is where the invariant checker, the workload and the operator hook in.
  */
 import { Effect, Either } from "effect"
 import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
@@ -14,13 +16,15 @@ import * as InMemoryRaftStorage from "../../../layers/InMemoryRaftStorage.js"
 import { validateDurableState } from "../../../layers/validateDurableState.js"
 import type { ClientId } from "../../../services/raft/ClientId.js"
 import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
-import { asCommitted } from "../../../services/raft/LogEntry.js"
-import type { Committed, LogEntry } from "../../../services/raft/LogEntry.js"
+import { asCommitted, Committed } from "../../../services/raft/LogEntry.js"
+import type { LogEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import type { RaftConfig } from "../../../services/raft/RaftConfig.js"
 import type { DurableState, RaftStorage } from "../../../services/raft/RaftStorage.js"
+import type { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
 import { entryWireSize } from "../../codec/raft/RaftCodec.js"
 import { toWriteBatch } from "../../raft/engine/Engine.js"
+import type { MembershipResolution } from "../../raft/core/Membership.js"
 import { Prng } from "../../raft/core/Prng.js"
 import { RaftCore } from "../../raft/core/RaftCore.js"
 import type { PersistBatch, Resolution } from "../../raft/core/Ready.js"
@@ -39,16 +43,27 @@ export interface SimNode {
   /** Messages that arrived while paused, delivered in order on resume (SIGSTOP keeps the inbox). */
   held: Array<InFlight>
   incarnation: number
+  /** The configuration the node starts from when its disk has none (a joiner: itself as learner). */
+  readonly bootstrap: ClusterConfig
+  /** The consumer snapshots after this many applied entries past its last snapshot. */
+  readonly snapshotEvery: number
+  /** Never restarted again: its identity was retired (it lost acknowledged writes). */
+  retired: boolean
 }
 
-/** Hooks called as the cluster runs; the invariant checker and the workload implement them. */
+/** Hooks called as the cluster runs; the invariant checker, workload and operator implement them. */
 export interface SimObserver {
   /** A node is about to write `batch` (before it is durable). */
   readonly onPersist?: (node: SimNode, batch: PersistBatch) => void
   readonly onSend?: (node: SimNode, to: NodeId, message: RaftMessage) => void
-  /** A committed item reached the node's state machine (already applied). */
+  /** Trace events of one turn, before its messages leave. */
+  readonly onTrace?: (node: SimNode, events: ReadonlyArray<RaftTraceEvent>) => void
+  /** A committed item reached the node's state machine (already applied; `Install` has no entry). */
   readonly onApplied?: (node: SimNode, item: Committed, entry: LogEntry | undefined) => void
+  /** The node's consumer published a snapshot through `index` and the core compacted to it. */
+  readonly onCompacted?: (node: SimNode, index: number, state: Uint8Array) => void
   readonly onResolved?: (node: SimNode, resolution: Resolution) => void
+  readonly onMembership?: (node: SimNode, resolution: MembershipResolution) => void
   /** After every processing step of a node (invariants that look at the whole state). */
   readonly onStep?: (node: SimNode) => void
   readonly onStart?: (node: SimNode) => void
@@ -58,8 +73,19 @@ export interface SimClusterOptions {
   readonly seed: number
   readonly ids: ReadonlyArray<string>
   readonly bootstrap: ClusterConfig
+  /** Per-node bootstrap overrides (joiners start with no voters and themselves as learner). */
+  readonly bootstrapOf?: (id: string) => ClusterConfig | undefined
   readonly config: RaftConfig
   readonly maxPayload?: number
+  /** Mean applied entries between a node's snapshots; `undefined` = never compact. */
+  readonly snapshotEvery?: number
+  /**
+   * Storage durability. `immediate`: an acknowledged write is durable at once (the contract).
+   * `onSync`: writes stay pending until a sync, which follows a write with `syncChance`; a crash
+   * may then lose the pending tail (only the disk-loss fault does that).
+   */
+  readonly durability?: InMemoryRaftStorage.Durability
+  readonly syncChance?: number
 }
 
 /** Raised when a node's storage refuses a write or its restart finds corrupt state: a core bug. */
@@ -71,30 +97,61 @@ export class SimCluster {
   readonly network: SimNetwork
   readonly observers: Array<SimObserver> = []
   private readonly coreSeeds: SimRandom
+  private readonly diskRandom: SimRandom
+  private readonly snapshotRandom: SimRandom
+  private handles = 1
 
   constructor(readonly options: SimClusterOptions) {
     this.network = new SimNetwork(new SimRandom(options.seed, 1))
     this.coreSeeds = new SimRandom(options.seed, 2)
+    this.diskRandom = new SimRandom(options.seed, 6)
+    this.snapshotRandom = new SimRandom(options.seed, 8)
     for (const raw of options.ids) {
-      const id = raw as NodeId
-      const disk = InMemoryRaftStorage.Disk.make({ durability: "onSync" })
-      const node: SimNode = {
-        id,
-        core: undefined,
-        disk,
-        storage: disk.open(),
-        sm: new KvStateMachine(),
-        paused: false,
-        held: [],
-        incarnation: 0
-      }
-      this.nodes.set(id, node)
+      const disk = InMemoryRaftStorage.Disk.make({ durability: options.durability ?? "immediate" })
+      this.create(raw, options.bootstrapOf?.(raw) ?? options.bootstrap, disk)
     }
+  }
+
+  private create(raw: string, bootstrap: ClusterConfig, disk: InMemoryRaftStorage.Disk): SimNode {
+    const id = raw as NodeId
+    if (this.nodes.has(id)) throw new Error(`node ${id} already exists`)
+    const every = this.options.snapshotEvery
+    const node: SimNode = {
+      id,
+      core: undefined,
+      disk,
+      storage: disk.open(),
+      sm: new KvStateMachine(),
+      paused: false,
+      held: [],
+      incarnation: 0,
+      bootstrap,
+      // Nodes snapshot at different points, so their compaction floors (and the InstallSnapshot
+      // races between them) differ.
+      snapshotEvery: every === undefined ? Infinity : this.snapshotRandom.int(Math.max(2, every >> 1), every * 2),
+      retired: false
+    }
+    this.nodes.set(id, node)
+    return node
   }
 
   /** Boots every node (call once observers are attached). */
   start(): void {
     for (const node of this.nodes.values()) this.boot(node)
+  }
+
+  /**
+   * Adds and boots a node at run time: a joiner with an empty disk, or a new identity over an
+   * existing disk (a machine re-imaged under a new name after losing writes).
+   */
+  addNode(id: string, bootstrap: ClusterConfig, disk?: InMemoryRaftStorage.Disk): SimNode {
+    const node = this.create(
+      id,
+      bootstrap,
+      disk ?? InMemoryRaftStorage.Disk.make({ durability: this.options.durability ?? "immediate" })
+    )
+    this.boot(node)
+    return node
   }
 
   node(id: string): SimNode {
@@ -105,6 +162,11 @@ export class SimCluster {
 
   get up(): Array<SimNode> {
     return [...this.nodes.values()].filter((n) => n.core !== undefined)
+  }
+
+  /** A fresh request handle, unique across every caller (clients and operator). */
+  nextHandle(): number {
+    return this.handles++
   }
 
   private boot(node: SimNode): void {
@@ -124,7 +186,7 @@ export class SimCluster {
     node.core = new RaftCore({
       id: node.id,
       config: this.options.config,
-      bootstrap: this.options.bootstrap,
+      bootstrap: node.bootstrap,
       durable,
       rng: new Prng(this.coreSeeds.fork()),
       clientId: `auto:${node.id}-${node.incarnation}` as ClientId,
@@ -148,7 +210,7 @@ export class SimCluster {
 
   restart(id: string): void {
     const node = this.node(id)
-    if (node.core !== undefined) return
+    if (node.core !== undefined || node.retired) return
     this.boot(node)
   }
 
@@ -215,15 +277,29 @@ export class SimCluster {
     for (;;) {
       const ready = core.takeReady()
       if (ready.isEmpty) break
+      if (core.collisions.fatal !== undefined) {
+        // Every incarnation mints a fresh auto id: a fatal collision is a core bug here.
+        throw new SimFault(`${node.id}: client id collision on ${core.collisions.fatal}`)
+      }
       if (ready.hasPersist) {
         for (const o of this.observers) o.onPersist?.(node, ready.persist)
         const written = Effect.runSync(Effect.either(node.storage.write(toWriteBatch(ready.persist))))
         if (Either.isLeft(written)) throw new SimFault(`${node.id}: storage refused a write: ${written.left.message}`)
+        if (node.disk.durability === "onSync" && this.diskRandom.chance(this.options.syncChance ?? 1)) node.disk.sync()
       }
       core.onPersisted()
+      if (ready.trace.length > 0) for (const o of this.observers) o.onTrace?.(node, ready.trace)
       for (const out of ready.messages) {
         for (const o of this.observers) o.onSend?.(node, out.to, out.message)
         this.network.send(this.now, node.id, out.to, out.message)
+      }
+      // A snapshot installed from the leader replaces the state before this turn's entries,
+      // which all lie above it (the `Ready.install` contract).
+      if (ready.install !== undefined) {
+        const s = ready.install
+        const item = Committed.Install({ snapshot: { throughIndex: s.meta.lastIncludedIndex, state: s.state } })
+        node.sm.apply(item)
+        for (const o of this.observers) o.onApplied?.(node, item, undefined)
       }
       for (const raw of ready.committed) {
         const item = toCommitted(raw)
@@ -231,19 +307,71 @@ export class SimCluster {
         node.sm.apply(item)
         for (const o of this.observers) o.onApplied?.(node, item, entry)
       }
+      for (const r of ready.membership) for (const o of this.observers) o.onMembership?.(node, r)
       for (const r of ready.resolutions) for (const o of this.observers) o.onResolved?.(node, r)
+      this.maybeCompact(node, core)
     }
     for (const o of this.observers) o.onStep?.(node)
   }
 
-  /** Proposes on a node; returns false if the node is down (the client sees no answer). */
-  propose(id: string, handle: number, command: Uint8Array): boolean {
-    const node = this.node(id)
-    if (node.core === undefined || node.paused) return false
-    const over = node.core.propose(handle, command, undefined, this.now)
+  /** The consumer publishes its state every `snapshotEvery` applied entries; the core compacts. */
+  private maybeCompact(node: SimNode, core: RaftCore): void {
+    const through = node.sm.applied
+    if (through - core.log.snapshotIndex < node.snapshotEvery) return
+    const state = node.sm.snapshot()
+    if (core.compact(through, state, this.now)) for (const o of this.observers) o.onCompacted?.(node, through, state)
+  }
+
+  /** The node is usable for a request (running, not paused). */
+  private live(id: string): RaftCore | undefined {
+    const node = this.nodes.get(id as NodeId)
+    return node === undefined || node.core === undefined || node.paused ? undefined : node.core
+  }
+
+  /**
+   * Proposes on a node (under `requestId` when the caller pins it, as a retry does); returns false
+   * if the node is down (the client sees no answer).
+   */
+  propose(id: string, handle: number, command: Uint8Array, requestId?: number): boolean {
+    const core = this.live(id)
+    if (core === undefined) return false
+    const over = core.propose(handle, command, requestId, this.now)
     if (over !== undefined) throw new SimFault(`${id}: command unexpectedly over budget`)
-    this.process(node)
+    this.process(this.node(id))
     return true
+  }
+
+  /** A linearizable read: `readIndex` (leader only) or a read fence (any role). */
+  read(id: string, handle: number, via: "readIndex" | "readFence"): boolean {
+    const core = this.live(id)
+    if (core === undefined) return false
+    if (via === "readIndex") core.readIndex(handle, this.now)
+    else core.readFence(handle, this.now)
+    this.process(this.node(id))
+    return true
+  }
+
+  changeMembership(id: string, handle: number, target: ClusterConfig): boolean {
+    const core = this.live(id)
+    if (core === undefined) return false
+    core.changeMembership(handle, target, this.now)
+    this.process(this.node(id))
+    return true
+  }
+
+  transferLeadership(id: string, handle: number, target: string): boolean {
+    const core = this.live(id)
+    if (core === undefined) return false
+    core.transferLeadership(handle, target as NodeId, this.now)
+    this.process(this.node(id))
+    return true
+  }
+
+  cancelTransfer(id: string): void {
+    const core = this.live(id)
+    if (core === undefined) return
+    core.cancelTransfer(this.now)
+    this.process(this.node(id))
   }
 
   cancel(id: string, handle: number): void {

@@ -1,8 +1,9 @@
 /**
  * One simulation run: a seed decides the cluster size (unless given), the fault families, the
- * workload and every random choice. The run checks the safety invariants at every step, the
- * liveness of the quiet phase, and the linearizability of the client history; the same seed
- * always produces the same trace hash.
+ * operator's families (membership changes, leadership transfers), how often state machines
+ * snapshot, how many gets bypass the log, the workload and every random choice. The run checks
+ * the safety invariants at every step, the liveness of the quiet phase, and the linearizability
+ * of the client history; the same seed always produces the same trace hash.
  */
 import { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import { RaftConfig } from "../../../services/raft/RaftConfig.js"
@@ -10,7 +11,9 @@ import { checkLinearizability } from "../linearizability/Checker.js"
 import { kvModel } from "../linearizability/KvModel.js"
 import { InvariantChecker } from "./Invariants.js"
 import type { Violation } from "./Invariants.js"
-import { FaultInjector, planFaults } from "./Scenario.js"
+import { MembershipInvariants } from "./MembershipInvariants.js"
+import { joiner, Operator } from "./Operator.js"
+import { FaultInjector, planSeed } from "./Scenario.js"
 import type { FaultKind } from "./Scenario.js"
 import { SimCluster, SimFault } from "./SimCluster.js"
 import { SimRandom } from "./SimRandom.js"
@@ -35,7 +38,11 @@ export interface SimResult {
   readonly explanation?: string
   readonly operations: { invoked: number; completed: number; unknown: number; retries: number }
   readonly faults: Readonly<Record<string, number>>
-  readonly families: ReadonlyArray<FaultKind>
+  readonly families: ReadonlyArray<FaultKind | "membership" | "transfer">
+  /** Operator actions and their outcomes (`membership:Changed`, `transfer:NotLeader`, …). */
+  readonly operator: Readonly<Record<string, number>>
+  /** Snapshots published, snapshots installed from a leader, reads served off the log, elections. */
+  readonly stats: Readonly<Record<string, number>>
   readonly virtualMs: number
   readonly messages: number
   readonly traceHash: string
@@ -64,22 +71,69 @@ class TraceHash {
 export const runSeed = (options: SimOptions): SimResult => {
   const seed = options.seed
   const random = new SimRandom(seed, 0)
-  const n = options.nodes ?? random.int(3, 8)
-  const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`)
-  const cluster = new SimCluster({ seed, ids, bootstrap: ClusterConfig.ofVoters(...ids), config: SIM_RAFT_CONFIG })
-  const invariants = new InvariantChecker(cluster)
-  const workload = new Workload(cluster, new SimRandom(seed, 3), {
-    clients: 5,
-    keys: 4,
-    operations: options.operations ?? 300,
-    attemptTimeout: 400,
-    attempts: 3
+  // Drawn even when `nodes` is given, so later draws (spares) do not shift: a failing seed
+  // reproduces with the `--nodes` the report prints.
+  const drawnSize = random.int(3, 8)
+  const n = options.nodes ?? drawnSize
+  const plan = planSeed(new SimRandom(seed, 5))
+  // Spare machines (joiners) the operator can add as learners or voters.
+  const spares = plan.membership ? random.int(1, 3) : 0
+  const voters = Array.from({ length: n }, (_, i) => `n${i + 1}`)
+  const ids = [...voters, ...Array.from({ length: spares }, (_, i) => `n${n + i + 1}`)]
+  const diskLoss = plan.faults.families.includes("diskLoss")
+  const bootstrap = ClusterConfig.ofVoters(...voters)
+  const cluster = new SimCluster({
+    seed,
+    ids,
+    bootstrap,
+    bootstrapOf: (id) => (voters.includes(id) ? undefined : joiner(id)),
+    config: RaftConfig.unsafeMake({
+      ...SIM_RAFT_CONFIG,
+      snapshotChunkCeiling: plan.snapshotChunk,
+      maxBatchEntries: plan.maxBatchEntries
+    }),
+    ...(plan.snapshotEvery !== undefined ? { snapshotEvery: plan.snapshotEvery } : {}),
+    // Only the disk-loss family needs writes that a crash can lose; the rest keep the contract.
+    durability: diskLoss ? "onSync" : "immediate",
+    syncChance: plan.syncChance
   })
-  const faults = new FaultInjector(cluster, new SimRandom(seed, 4), planFaults(new SimRandom(seed, 5)))
+  const invariants = new InvariantChecker(cluster)
+  const membership = new MembershipInvariants(cluster, invariants)
+  const operator = new Operator(
+    cluster,
+    new SimRandom(seed, 7),
+    { membership: plan.membership, transfer: plan.transfer, interval: plan.operatorInterval },
+    bootstrap
+  )
+  const workload = new Workload(
+    cluster,
+    new SimRandom(seed, 3),
+    {
+      clients: 5,
+      keys: 4,
+      operations: options.operations ?? 300,
+      attemptTimeout: 400,
+      attempts: 3,
+      readFraction: plan.readFraction
+    },
+    () => operator.eligible(),
+    invariants
+  )
+  const faults = new FaultInjector(cluster, new SimRandom(seed, 4), plan.faults, operator)
   const hash = new TraceHash()
-  cluster.observers.push(invariants, workload, {
+  const stats = { snapshots: 0, installs: 0 }
+  cluster.observers.push(invariants, membership, workload, operator, {
     onSend: (node, to, m) => hash.add(`${cluster.now} ${node.id}→${to} ${m._tag}${"term" in m ? ` t${m.term}` : ""}`),
-    onApplied: (node, item) => hash.add(`${cluster.now} ${node.id} applied ${item._tag}`)
+    onApplied: (node, item) => {
+      if (item._tag === "Install") stats.installs++
+      hash.add(`${cluster.now} ${node.id} applied ${item._tag}`)
+    },
+    onCompacted: (node, index) => {
+      stats.snapshots++
+      hash.add(`${cluster.now} ${node.id} compacted ${index}`)
+    },
+    onMembership: (node, r) => hash.add(`${cluster.now} ${node.id} membership ${r.outcome._tag}`),
+    onResolved: (node, r) => hash.add(`${cluster.now} ${node.id} resolved ${r.handle} ${r.outcome._tag}`)
   })
 
   const violations = invariants.violations
@@ -91,13 +145,20 @@ export const runSeed = (options: SimOptions): SimResult => {
     cluster.start()
     while (violations.length === 0) {
       const phaseQuiet = quietSince !== Infinity
-      const next = Math.min(cluster.nextEventAt(), workload.nextAt(), phaseQuiet ? Infinity : faults.nextEventAt())
+      const next = Math.min(
+        cluster.nextEventAt(),
+        workload.nextAt(),
+        operator.nextEventAt(),
+        phaseQuiet ? Infinity : faults.nextEventAt()
+      )
       if (next === Infinity || next > HARD_STOP) break
       cluster.runUntil(next)
       if (!phaseQuiet) faults.tick(cluster.now)
+      operator.tick(cluster.now)
       workload.tick(cluster.now, true)
       if (!phaseQuiet && QUIET_AFTER_OPS && workload.invoked >= workload.options.operations) {
         faults.quiesce()
+        operator.stop()
         quietSince = cluster.now
       }
       if (phaseQuiet && workload.done) break
@@ -134,7 +195,21 @@ export const runSeed = (options: SimOptions): SimResult => {
     ...(explanation !== undefined ? { explanation } : {}),
     operations: { invoked: workload.invoked, completed: workload.completed, unknown: workload.unknown, retries: workload.retries },
     faults: Object.fromEntries(faults.injected),
-    families: faults.plan.families,
+    families: [
+      ...faults.plan.families,
+      ...(plan.membership ? ["membership" as const] : []),
+      ...(plan.transfer ? ["transfer" as const] : [])
+    ],
+    operator: Object.fromEntries([...operator.counts].sort(([a], [b]) => (a < b ? -1 : 1))),
+    stats: {
+      ...stats,
+      elections: membership.elections,
+      readsLeader: workload.reads.leader,
+      readsFollower: workload.reads.follower,
+      readsLearner: workload.reads.learner,
+      readsDropped: workload.reads.dropped,
+      pinnedRetries: workload.pinnedRetries
+    },
     virtualMs: cluster.now,
     messages: cluster.network.stats.sent,
     traceHash: hash.value,

@@ -21,12 +21,18 @@ export const sweep = (slice: number) =>
     it(`${SEEDS_PER_SLICE} seeded fault schedules × ${OPERATIONS} operations keep every invariant and linearize`, async () => {
       let faults = 0
       let checked = 0
+      const seen = new Map<string, number>()
+      const note = (r: Readonly<Record<string, number>>) => {
+        for (const [k, v] of Object.entries(r)) seen.set(k, (seen.get(k) ?? 0) + v)
+      }
       for (let i = 1; i <= SEEDS_PER_SLICE; i++) {
         const r = runSeed({ seed: slice * SEEDS_PER_SLICE + i, operations: OPERATIONS })
         if (!r.ok) expect.fail(describeFailure(r))
         expect(r.linearizability).not.toBe("violation")
         faults += Object.values(r.faults).reduce((a, b) => a + b, 0)
         checked += r.operations.invoked
+        note(r.stats)
+        note(r.operator)
         // Let the test worker answer the runner between seeds (a long synchronous loop starves it).
         await new Promise<void>((resolve) => setImmediate(resolve))
       }
@@ -34,5 +40,20 @@ export const sweep = (slice: number) =>
       // would pass vacuously).
       expect(faults).toBeGreaterThan(SEEDS_PER_SLICE)
       expect(checked).toBe(SEEDS_PER_SLICE * OPERATIONS)
+      // …and every feature the simulator drives must actually have been exercised: snapshots
+      // published and installed, reads answered off the log on each role, membership changes,
+      // transfers and disk-loss replacements that completed.
+      for (const what of [
+        "snapshots",
+        "installs",
+        "readsLeader",
+        "readsFollower",
+        "readsLearner",
+        "membership:Changed",
+        "transfer:Transferred",
+        "replaced"
+      ]) {
+        expect(seen.get(what) ?? 0, what).toBeGreaterThan(0)
+      }
     }, 600_000)
   })
