@@ -1,13 +1,31 @@
 /**
  * `npm run bench`: runs every benchmark on the real clock and prints one JSON line per figure.
- * Ratios are computed against baselines measured in the same run (the machines are noisy).
+ * Ratios are computed against baselines measured in the same run (the machines are noisy): a
+ * line with a baseline carries `vs` (the baseline's bench name), `baseline` and `ratio`
+ * (figure / baseline); the last line gathers every ratio and the peak RSS.
  */
 import { Effect } from "effect"
-import { runNullBench, runRaftBench } from "./raft.js"
+import {
+  runFrameBench,
+  runNullBench,
+  runNullSeamApiBench,
+  runRaftBench,
+  runReadBench,
+  runSnapshotBench
+} from "./raft.js"
+import { emit, peakRssMiB, printedRecords } from "./stats.js"
 
 const main = Effect.gen(function*() {
   yield* runNullBench
+  yield* runNullSeamApiBench
   yield* runRaftBench
+  yield* runReadBench
+  yield* runFrameBench
+  yield* runSnapshotBench
+  emit({ bench: "process.peak_rss", mib: peakRssMiB() })
+  const ratios: Record<string, number> = {}
+  for (const [name, line] of printedRecords()) if (typeof line.ratio === "number") ratios[name] = line.ratio
+  emit({ bench: "summary.ratios", ...ratios })
 })
 
 Effect.runPromise(main).then(

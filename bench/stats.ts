@@ -1,4 +1,4 @@
-/** Small helpers shared by the benchmarks: percentiles, timing, JSON-line output. */
+/** Small helpers shared by the benchmarks: percentiles, timing, JSON-line output, same-run ratios. */
 import { performance } from "node:perf_hooks"
 
 export const now = (): number => performance.now()
@@ -31,8 +31,41 @@ export const sampleRss = (): number => {
   return peakRss
 }
 
-/** Prints one benchmark result as a JSON line (the format `npm run bench` promises). */
-export const emit = (record: Record<string, unknown>): void => {
-  sampleRss()
-  console.log(JSON.stringify(record))
+export type BenchRecord = { readonly bench: string } & Record<string, unknown>
+
+/**
+ * How a figure compares with a baseline measured earlier in the same run: `metric` of this record
+ * over `baselineMetric` (default: the same key) of the record named `vs`.
+ */
+export interface Comparison {
+  readonly vs: string
+  readonly metric: string
+  readonly baselineMetric?: string
 }
+
+const printed = new Map<string, BenchRecord>()
+
+/**
+ * Prints one benchmark result as a JSON line (the format `npm run bench` promises). With
+ * `compare`, the line also carries `vs`, `baseline` and `ratio` (this figure / the baseline's).
+ */
+export const emit = (record: BenchRecord, compare?: Comparison): void => {
+  sampleRss()
+  let line: BenchRecord = record
+  const base = compare === undefined ? undefined : printed.get(compare.vs)
+  if (compare !== undefined && base !== undefined) {
+    const value = record[compare.metric]
+    const baseline = base[compare.baselineMetric ?? compare.metric]
+    if (typeof value === "number" && typeof baseline === "number" && baseline > 0) {
+      line = { ...record, vs: compare.vs, baseline, ratio: round(value / baseline, 3) }
+    }
+  }
+  printed.set(record.bench, line)
+  console.log(JSON.stringify(line))
+}
+
+/** Every line printed so far, by bench name (with its ratio fields). */
+export const printedRecords = (): ReadonlyMap<string, BenchRecord> => printed
+
+/** The peak resident set size sampled so far, in MiB. */
+export const peakRssMiB = (): number => round(sampleRss() / (1024 * 1024))

@@ -13,7 +13,8 @@
  * what is stored by mutating an array afterwards.
  */
 import { Effect, Either, Layer } from "effect"
-import type { LogEntry } from "../services/raft/LogEntry.js"
+import type { ClientId } from "../services/raft/ClientId.js"
+import type { CommandEntry, LogEntry } from "../services/raft/LogEntry.js"
 import { StorageError } from "../services/raft/RaftErrors.js"
 import type {
   DurableState,
@@ -23,6 +24,8 @@ import type {
   WriteBatch
 } from "../services/raft/RaftStorage.js"
 import { RaftStorage } from "../services/raft/RaftStorage.js"
+import { RAFT_STORAGE_FAST_PATH } from "../src/raft/engine/StorageFastPath.js"
+import type { RaftStorageFastPath } from "../src/raft/engine/StorageFastPath.js"
 import { appendStart, type StoredLogView, validateWriteBatch } from "./validateWriteBatch.js"
 
 /**
@@ -61,19 +64,210 @@ export interface InMemoryRaftStorage extends RaftStorage {
 /** `make` options: open over an existing disk (a restart), or create a fresh one. */
 export type MakeOptions = { readonly disk: Disk } | DiskOptions
 
+/**
+ * Entries as kept by a disk: column by column, with no object per entry. A command keeps its
+ * term, client id, request id and the place of its bytes in the slab of the batch that wrote it
+ * (one buffer per batch, copied at write time); no-op and config entries keep a copied entry in
+ * `other`. Per-entry objects were most of what a busy in-memory node allocated and retained per
+ * entry — and what the garbage collector copied out of the young generation on every scavenge.
+ * Reads rebuild fresh `LogEntry` objects, as from a disk. Positions `start..length-1` are live
+ * (`start` moves on a prefix discard; the columns are compacted now and then).
+ */
+class Columns {
+  start = 0
+  length = 0
+  indices: Array<number> = []
+  terms: Array<number> = []
+  clientIds: Array<ClientId | undefined> = []
+  requestIds: Array<number> = []
+  slabs: Array<Uint8Array | undefined> = []
+  offsets: Array<number> = []
+  lengths: Array<number> = []
+  /** The copied entry, for no-op and config entries (and odd planted commands); else undefined. */
+  other: Array<LogEntry | undefined> = []
+
+  get size(): number {
+    return this.length - this.start
+  }
+
+  /** Index of the first entry (positions count from it: the log is contiguous unless planted). */
+  get firstIndex(): number | undefined {
+    return this.size === 0 ? undefined : this.indices[this.start]
+  }
+
+  get lastIndex(): number | undefined {
+    return this.size === 0 ? undefined : this.indices[this.length - 1]
+  }
+
+  /** The term at `index` (held). */
+  termAt(index: number): number {
+    return this.terms[this.start + index - this.indices[this.start]!]!
+  }
+
+  /** A fresh `LogEntry` for the `k`-th entry held. */
+  read(k: number): LogEntry {
+    const i = this.start + k
+    const other = this.other[i]
+    if (other !== undefined) return copyEntry(other)
+    const offset = this.offsets[i]!
+    return {
+      _tag: "Command",
+      index: this.indices[i]!,
+      term: this.terms[i]!,
+      command: this.slabs[i]!.slice(offset, offset + this.lengths[i]!),
+      dedupKey: { clientId: this.clientIds[i]!, requestId: this.requestIds[i]! }
+    }
+  }
+
+  /** Keeps the entries below `index`. */
+  truncateFrom(index: number): void {
+    if (this.size === 0) return
+    this.setSize(Math.max(0, Math.min(this.size, index - this.firstIndex!)))
+  }
+
+  clear(): void {
+    this.setSize(0)
+  }
+
+  /** Drops the entries through `index`. */
+  discardThrough(index: number): void {
+    if (this.size === 0) return
+    const drop = Math.min(this.size, index - this.firstIndex! + 1)
+    if (drop <= 0) return
+    for (let i = this.start; i < this.start + drop; i++) this.release(i)
+    this.start += drop
+    if (this.start === this.length) {
+      this.setSize(0)
+    } else if (this.start > 1024 && this.start * 2 > this.length) {
+      // Slide the live part down in place: the columns keep their capacity (a `splice` would
+      // also build an array of everything it removes).
+      const k = this.start
+      const n = this.length - k
+      for (const column of this.columns()) column.copyWithin(0, k, this.length)
+      for (let i = n; i < this.length; i++) this.release(i)
+      this.start = 0
+      this.length = n
+    }
+  }
+
+  /** Appends copies of `entries` (the immediate path: no intermediate `Run`). */
+  appendEntries(entries: ReadonlyArray<LogEntry>): void {
+    let total = 0
+    for (let k = 0; k < entries.length; k++) {
+      const e = entries[k]!
+      if (isPlainCommand(e)) total += e.command.byteLength
+    }
+    const slab = new Uint8Array(total)
+    let offset = 0
+    for (let k = 0; k < entries.length; k++) {
+      const e = entries[k]!
+      const i = this.length++
+      this.indices[i] = e.index
+      this.terms[i] = e.term
+      if (!isPlainCommand(e)) {
+        this.clientIds[i] = undefined
+        this.requestIds[i] = 0
+        this.slabs[i] = undefined
+        this.offsets[i] = 0
+        this.lengths[i] = 0
+        this.other[i] = copyEntry(e)
+        continue
+      }
+      const n = e.command.byteLength
+      slab.set(e.command, offset)
+      this.clientIds[i] = e.dedupKey.clientId
+      this.requestIds[i] = e.dedupKey.requestId
+      this.slabs[i] = slab
+      this.offsets[i] = offset
+      this.lengths[i] = n
+      this.other[i] = undefined
+      offset += n
+    }
+  }
+
+  /** Appends a copied run. */
+  append(run: Run): void {
+    for (let k = 0; k < run.count; k++) {
+      const i = this.length++
+      this.indices[i] = run.indices[k]!
+      this.terms[i] = run.terms[k]!
+      this.clientIds[i] = run.clientIds[k]
+      this.requestIds[i] = run.requestIds[k]!
+      this.slabs[i] = run.other[k] === undefined ? run.slab : undefined
+      this.offsets[i] = run.offsets[k]!
+      this.lengths[i] = run.lengths[k]!
+      this.other[i] = run.other[k]
+    }
+  }
+
+  clone(): Columns {
+    const c = new Columns()
+    c.start = this.start
+    c.length = this.length
+    c.indices = this.indices.slice(0, this.length)
+    c.terms = this.terms.slice(0, this.length)
+    c.clientIds = this.clientIds.slice(0, this.length)
+    c.requestIds = this.requestIds.slice(0, this.length)
+    c.slabs = this.slabs.slice(0, this.length)
+    c.offsets = this.offsets.slice(0, this.length)
+    c.lengths = this.lengths.slice(0, this.length)
+    c.other = this.other.slice(0, this.length)
+    return c
+  }
+
+  private columns(): Array<Array<unknown>> {
+    return [this.indices, this.terms, this.clientIds, this.requestIds, this.slabs, this.offsets, this.lengths, this.other]
+  }
+
+  /** Forgets what position `i` references (its slab and strings), keeping the columns' shape. */
+  private release(i: number): void {
+    this.clientIds[i] = undefined
+    this.slabs[i] = undefined
+    this.other[i] = undefined
+  }
+
+  private setSize(size: number): void {
+    const end = this.start + size
+    for (let i = end; i < this.length; i++) this.release(i)
+    this.length = end
+    if (size === 0) {
+      this.start = 0
+      this.length = 0
+    }
+  }
+}
+
+/** Appended entries copied at write time: the columns of `Columns`, for `count` entries. */
+interface Run {
+  readonly count: number
+  readonly indices: Array<number>
+  readonly terms: Array<number>
+  readonly clientIds: Array<ClientId | undefined>
+  readonly requestIds: Array<number>
+  readonly offsets: Array<number>
+  readonly lengths: Array<number>
+  readonly other: Array<LogEntry | undefined>
+  readonly slab: Uint8Array
+}
+
+/** A `WriteBatch` as kept by the disk (copied, the appended entries as a `Run`). */
+interface StoredBatch extends Omit<WriteBatch, "append"> {
+  readonly append?: Run
+}
+
 /** The mutable content of a disk. `log` is contiguous; it may begin at or below the snapshot. */
 interface Image {
   hardState: HardState
   leaderForTerm: LeaderForTerm | null
   snapshot: StoredSnapshot | null
-  log: Array<LogEntry>
+  log: Columns
 }
 
 const emptyImage = (): Image => ({
   hardState: { term: 0, votedFor: null },
   leaderForTerm: null,
   snapshot: null,
-  log: []
+  log: new Columns()
 })
 
 /**
@@ -102,7 +296,9 @@ export class Disk {
   private durable: Image = emptyImage()
   /** What reads see: the same object as `durable` in `immediate` mode. */
   private current: Image = this.durable
-  private pending: Array<WriteBatch> = []
+  /** What write validation sees: always `current` (one view for every write). */
+  private readonly view: StoredLogView = liveView(() => this.current)
+  private pending: Array<StoredBatch> = []
   private epoch = 0
   private writeFault: { remaining: number; applied: boolean; reason: string } | undefined
   private readFaults = 0
@@ -182,7 +378,7 @@ export class Disk {
       hardState: { ...state.hardState },
       leaderForTerm: state.leaderForTerm === null ? null : { ...state.leaderForTerm },
       snapshot: state.snapshot === null ? null : copySnapshot(state.snapshot),
-      log: state.entries.map(copyEntry)
+      log: columnsOf(state.entries)
     }
     this.current = this.durability === "onSync" ? cloneImage(this.durable) : this.durable
     this.pending = []
@@ -202,7 +398,15 @@ export class Disk {
       this.readFaults--
       return new StorageError({ reason: "injected read fault" })
     }
-    return {
+    // Writes complete synchronously; the engine's fast path skips running an Effect for them.
+    const tryWrite = (batch: WriteBatch): Effect.Effect<void, StorageError> | undefined => {
+      this.writes++
+      const dead = live()
+      if (dead !== undefined) return Effect.fail(dead)
+      return this.write(batch)
+    }
+    const storage: RaftStorage & { readonly [RAFT_STORAGE_FAST_PATH]: RaftStorageFastPath } = {
+      [RAFT_STORAGE_FAST_PATH]: { tryWrite },
       load: Effect.suspend(() => {
         const fault = readFault()
         return fault === undefined ? Effect.succeed(loadView(this.current)) : Effect.fail(fault)
@@ -212,18 +416,14 @@ export class Disk {
           const fault = readFault()
           return fault === undefined ? Effect.succeed(readRange(this.current.log, from, toExclusive)) : Effect.fail(fault)
         }),
-      write: (batch) =>
-        Effect.suspend(() => {
-          this.writes++
-          const dead = live()
-          if (dead !== undefined) return Effect.fail(dead)
-          return this.write(batch)
-        })
+      write: (batch) => Effect.suspend(() => tryWrite(batch) ?? Effect.void)
     }
+    return storage
   }
 
-  private write(batch: WriteBatch): Effect.Effect<void, StorageError> {
-    const checked = validateWriteBatch(viewOf(this.current), batch)
+  /** Validates and applies `batch`: `undefined` when written, else the failing Effect. */
+  private write(batch: WriteBatch): Effect.Effect<void, StorageError> | undefined {
+    const checked = validateWriteBatch(this.view, batch)
     if (Either.isLeft(checked)) return Effect.fail(checked.left)
     const fault = this.writeFault
     if (fault !== undefined && fault.remaining > 0) {
@@ -232,14 +432,16 @@ export class Disk {
       return Effect.fail(new StorageError({ reason: fault.reason }))
     }
     this.accept(batch)
-    return Effect.void
+    return undefined
   }
 
   private accept(batch: WriteBatch): void {
+    // In `immediate` mode `current` is `durable`: copy straight into it. Otherwise the copied batch
+    // also waits for `sync`/`crash`.
+    if (this.durability === "immediate") return applyCopy(this.current, batch)
     const copy = copyBatch(batch)
     applyBatch(this.current, copy)
-    // In `immediate` mode `current` is `durable`; otherwise the batch waits for `sync`/`crash`.
-    if (this.durability === "onSync") this.pending.push(copy)
+    this.pending.push(copy)
   }
 }
 
@@ -258,6 +460,72 @@ export const layer = (options: MakeOptions = {}): Layer.Layer<RaftStorage> => La
 
 // ---- the image: copy, view, apply ----
 
+const copySnapshot = (s: StoredSnapshot): StoredSnapshot => ({ meta: { ...s.meta }, state: s.state.slice() })
+
+const copyBatch = (batch: WriteBatch): StoredBatch => {
+  const { append, ...rest } = batch
+  return {
+    ...rest,
+    ...(batch.snapshot === undefined ? {} : { snapshot: copySnapshot(batch.snapshot) }),
+    ...(append === undefined ? {} : { append: copyAppend(append) }),
+    ...(batch.hardState === undefined ? {} : { hardState: { ...batch.hardState } }),
+    ...(batch.leaderForTerm === undefined ? {} : { leaderForTerm: { ...batch.leaderForTerm } })
+  }
+}
+
+/**
+ * Copies entries into a `Run`. The command bytes
+ * of the whole batch go into one fresh buffer that nobody else holds: the same isolation as a copy
+ * per entry, without a buffer per entry.
+ */
+const copyAppend = (entries: ReadonlyArray<LogEntry>): Run => {
+  const count = entries.length
+  let total = 0
+  for (let i = 0; i < count; i++) {
+    const e = entries[i]!
+    if (isPlainCommand(e)) total += e.command.byteLength
+  }
+  const run: Run = {
+    count,
+    indices: new Array(count),
+    terms: new Array(count),
+    clientIds: new Array(count),
+    requestIds: new Array(count),
+    offsets: new Array(count),
+    lengths: new Array(count),
+    other: new Array(count),
+    slab: new Uint8Array(total)
+  }
+  let offset = 0
+  for (let i = 0; i < count; i++) {
+    const e = entries[i]!
+    run.indices[i] = e.index
+    run.terms[i] = e.term
+    if (!isPlainCommand(e)) {
+      run.clientIds[i] = undefined
+      run.requestIds[i] = 0
+      run.offsets[i] = 0
+      run.lengths[i] = 0
+      run.other[i] = copyEntry(e)
+      continue
+    }
+    const n = e.command.byteLength
+    run.slab.set(e.command, offset)
+    run.clientIds[i] = e.dedupKey.clientId
+    run.requestIds[i] = e.dedupKey.requestId
+    run.offsets[i] = offset
+    run.lengths[i] = n
+    run.other[i] = undefined
+    offset += n
+  }
+  return run
+}
+
+/** A command with bytes and a dedup key (anything else, only `plant` can store, is kept whole). */
+const isPlainCommand = (e: LogEntry): e is CommandEntry =>
+  e._tag === "Command" && e.command instanceof Uint8Array && typeof e.dedupKey === "object" && e.dedupKey !== null
+
+/** A copy of an entry kept whole (no-op, config, or a command `plant` stored as it came). */
 const copyEntry = (e: LogEntry): LogEntry => {
   switch (e._tag) {
     case "Command":
@@ -269,30 +537,34 @@ const copyEntry = (e: LogEntry): LogEntry => {
   }
 }
 
-const copySnapshot = (s: StoredSnapshot): StoredSnapshot => ({ meta: { ...s.meta }, state: s.state.slice() })
-
-const copyBatch = (batch: WriteBatch): WriteBatch => ({
-  ...batch,
-  ...(batch.snapshot === undefined ? {} : { snapshot: copySnapshot(batch.snapshot) }),
-  ...(batch.append === undefined ? {} : { append: batch.append.map(copyEntry) }),
-  ...(batch.hardState === undefined ? {} : { hardState: { ...batch.hardState } }),
-  ...(batch.leaderForTerm === undefined ? {} : { leaderForTerm: { ...batch.leaderForTerm } })
-})
-
-const cloneImage = (image: Image): Image => ({ ...image, log: image.log.slice() })
-
-const viewOf = (image: Image): StoredLogView => {
-  const log = image.log
-  const first = log[0]?.index
-  return {
-    hardState: image.hardState,
-    leaderForTerm: image.leaderForTerm,
-    snapshot: image.snapshot?.meta ?? null,
-    firstIndex: first,
-    lastIndex: log[log.length - 1]?.index,
-    termAt: (index) => log[index - first!]!.term
-  }
+/** A stored log holding copies of `entries` (as they are: `plant` takes unchecked content). */
+const columnsOf = (entries: ReadonlyArray<LogEntry>): Columns => {
+  const c = new Columns()
+  if (entries.length > 0) c.append(copyAppend(entries))
+  return c
 }
+
+const cloneImage = (image: Image): Image => ({ ...image, log: image.log.clone() })
+
+/** The validator's view of whatever image `image()` returns at the time of each read. */
+const liveView = (image: () => Image): StoredLogView => ({
+  get hardState() {
+    return image().hardState
+  },
+  get leaderForTerm() {
+    return image().leaderForTerm
+  },
+  get snapshot() {
+    return image().snapshot?.meta ?? null
+  },
+  get firstIndex() {
+    return image().log.firstIndex
+  },
+  get lastIndex() {
+    return image().log.lastIndex
+  },
+  termAt: (index) => image().log.termAt(index)
+})
 
 /** The `load` view: copies, and only the entries above the snapshot. */
 const loadView = (image: Image): DurableState => {
@@ -306,32 +578,45 @@ const loadView = (image: Image): DurableState => {
 }
 
 /** Copies of the entries with `from ≤ index < toExclusive` (any numbers; NaN selects nothing). */
-const readRange = (log: ReadonlyArray<LogEntry>, from: number, toExclusive: number): ReadonlyArray<LogEntry> => {
-  if (log.length === 0 || !(from < toExclusive)) return []
-  const first = log[0]!.index
+const readRange = (log: Columns, from: number, toExclusive: number): ReadonlyArray<LogEntry> => {
+  if (log.size === 0 || !(from < toExclusive)) return []
+  const first = log.firstIndex!
   // Indices are integers: `index ≥ from` ⟺ `index ≥ ceil(from)`, and likewise for the bound.
   const lo = Math.max(0, Math.ceil(from) - first)
-  const hi = Math.min(log.length, Math.ceil(toExclusive) - first)
-  return lo < hi ? log.slice(lo, hi).map(copyEntry) : []
+  const hi = Math.min(log.size, Math.ceil(toExclusive) - first)
+  const out: Array<LogEntry> = []
+  for (let k = lo; k < hi; k++) out.push(log.read(k))
+  return out
 }
 
-/** Applies an already validated (and copied) batch in the contract's order. */
-const applyBatch = (image: Image, batch: WriteBatch): void => {
-  if (batch.snapshot !== undefined) image.snapshot = batch.snapshot
+/** Applies an already validated batch in the contract's order, copying what it keeps. */
+const applyCopy = (image: Image, batch: WriteBatch): void => {
+  if (batch.snapshot !== undefined) image.snapshot = copySnapshot(batch.snapshot)
   const log = image.log
-  if (batch.truncateFrom !== undefined && log.length > 0) {
-    log.length = Math.max(0, Math.min(log.length, batch.truncateFrom - log[0]!.index))
-  }
+  if (batch.truncateFrom !== undefined) log.truncateFrom(batch.truncateFrom)
   if (batch.append !== undefined && batch.append.length > 0) {
     const snapIndex = image.snapshot?.meta.lastIncludedIndex ?? 0
     // Entries all below a newer snapshot are dropped so the log stays one contiguous run.
-    if (appendStart(log[log.length - 1]?.index, snapIndex).dropsStale) log.length = 0
-    for (const e of batch.append) log.push(e)
+    if (appendStart(log.lastIndex, snapIndex).dropsStale) log.clear()
+    log.appendEntries(batch.append)
+  }
+  if (batch.hardState !== undefined) image.hardState = { ...batch.hardState }
+  if (batch.leaderForTerm !== undefined) image.leaderForTerm = { ...batch.leaderForTerm }
+  if (batch.discardThrough !== undefined) log.discardThrough(batch.discardThrough)
+}
+
+/** Applies an already validated (and copied) batch in the contract's order. */
+const applyBatch = (image: Image, batch: StoredBatch): void => {
+  if (batch.snapshot !== undefined) image.snapshot = batch.snapshot
+  const log = image.log
+  if (batch.truncateFrom !== undefined) log.truncateFrom(batch.truncateFrom)
+  if (batch.append !== undefined && batch.append.count > 0) {
+    const snapIndex = image.snapshot?.meta.lastIncludedIndex ?? 0
+    // Entries all below a newer snapshot are dropped so the log stays one contiguous run.
+    if (appendStart(log.lastIndex, snapIndex).dropsStale) log.clear()
+    log.append(batch.append)
   }
   if (batch.hardState !== undefined) image.hardState = batch.hardState
   if (batch.leaderForTerm !== undefined) image.leaderForTerm = batch.leaderForTerm
-  if (batch.discardThrough !== undefined && log.length > 0) {
-    const drop = Math.min(log.length, batch.discardThrough - log[0]!.index + 1)
-    if (drop > 0) log.splice(0, drop)
-  }
+  if (batch.discardThrough !== undefined) log.discardThrough(batch.discardThrough)
 }

@@ -102,19 +102,25 @@ export class Mesh {
 
   /** `Seam.sendTo` of `from`. Check order per the contract: torn, budget, self, absent peer. */
   sendTo(from: Member, peer: PeerId, payload: Uint8Array): Effect.Effect<void, SendError> {
-    return Effect.suspend((): Effect.Effect<void, SendError> => {
-      if (from.torn !== undefined) return Effect.fail(new SeamTorn({ reason: from.torn }))
-      const budget = this.maxPayloadBytes
-      if (budget !== undefined && payload.byteLength > budget) {
-        return Effect.fail(new PayloadTooLarge({ payloadBytes: payload.byteLength, budgetBytes: budget, reservedBytes: 0 }))
-      }
-      if (peer === from.selfId) {
-        return Effect.die(new Error(`sendTo(${peer}): a seam cannot send to itself (programming error)`))
-      }
-      const to = this.members.get(peer)
-      if (to === undefined) return Effect.fail(new PeerNotConnected({ peer }))
-      return this.transmit(from, to, payload) ?? Effect.void
-    })
+    return Effect.suspend(() => this.trySend(from, peer, payload) ?? Effect.void)
+  }
+
+  /**
+   * `sendTo` done synchronously when it can be (`SeamFastPath.trySend`): `undefined` when the frame
+   * was handled (delivered, or dropped and counted), else the Effect that finishes or fails it.
+   */
+  trySend(from: Member, peer: PeerId, payload: Uint8Array): Effect.Effect<void, SendError> | undefined {
+    if (from.torn !== undefined) return Effect.fail(new SeamTorn({ reason: from.torn }))
+    const budget = this.maxPayloadBytes
+    if (budget !== undefined && payload.byteLength > budget) {
+      return Effect.fail(new PayloadTooLarge({ payloadBytes: payload.byteLength, budgetBytes: budget, reservedBytes: 0 }))
+    }
+    if (peer === from.selfId) {
+      return Effect.die(new Error(`sendTo(${peer}): a seam cannot send to itself (programming error)`))
+    }
+    const to = this.members.get(peer)
+    if (to === undefined) return Effect.fail(new PeerNotConnected({ peer }))
+    return this.transmit(from, to, payload)
   }
 
   /** `Seam.broadcast` of `from`: every other live member; over budget is dropped and counted. */

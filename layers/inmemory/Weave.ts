@@ -13,7 +13,8 @@ import { freshPeerId, PeerId } from "../../services/PeerId.js"
 import type { Seam } from "../../services/Seam.js"
 import { WeaveFailed } from "../../services/SeamErrors.js"
 import { CloseReason, SeamState } from "../../services/SeamState.js"
-import { Inbox } from "../../src/seam/Inbox.js"
+import { Inbox, SEAM_FAST_PATH } from "../../src/seam/Inbox.js"
+import type { SeamFastPath } from "../../src/seam/Inbox.js"
 import type { Mesh } from "./Mesh.js"
 import { Member } from "./Mesh.js"
 
@@ -96,7 +97,12 @@ function admissionError(mesh: Mesh, request: WeaveRequest, id: PeerId): string |
 /** The public face of a member. The refs are exposed read-only (`Subscribable`). */
 function seamOf(mesh: Mesh, member: Member): Seam {
   const budget = mesh.maxPayloadBytes === undefined ? Option.none() : Option.some(mesh.maxPayloadBytes)
-  return {
+  const fastPath: SeamFastPath = {
+    trySend: (peer, payload) => mesh.trySend(member, peer, payload),
+    collect: (wake) => member.inbox.tap(wake)
+  }
+  const seam: Seam & { readonly [SEAM_FAST_PATH]: SeamFastPath } = {
+    [SEAM_FAST_PATH]: fastPath,
     selfId: member.selfId,
     peers: Subscribable.make({ get: SubscriptionRef.get(member.peers), changes: member.peers.changes }),
     state: Subscribable.make({ get: SubscriptionRef.get(member.state), changes: member.state.changes }),
@@ -106,4 +112,5 @@ function seamOf(mesh: Mesh, member: Member): Seam {
     broadcast: (payload) => mesh.broadcast(member, payload),
     close: (reason = CloseReason.Normal()) => Effect.suspend(() => mesh.tear(member, reason) ?? Effect.void)
   }
+  return seam
 }

@@ -4,7 +4,8 @@
  * an inconsistent one (`CorruptDurableState`), and runs until its scope closes or it fails
  * (fail-stop on a storage error).
  */
-import { Effect, Fiber, Layer, Option, PubSub, Random, Scope, Stream, SubscriptionRef } from "effect"
+import { Effect, Fiber, Layer, Option, PubSub, Random, Stream } from "effect"
+import type { Queue, Scope } from "effect"
 import { entryWireSize } from "../codec/raft/RaftCodec.js"
 import { ClientIdentity } from "../../services/raft/ClientId.js"
 import type { ClientId } from "../../services/raft/ClientId.js"
@@ -23,6 +24,7 @@ import { RaftTransport } from "../../services/raft/RaftTransport.js"
 import { checkDurableState } from "./DurableStateCheck.js"
 import { Prng } from "./core/Prng.js"
 import { RaftCore } from "./core/RaftCore.js"
+import { Cell } from "./engine/Cell.js"
 import { Engine } from "./engine/Engine.js"
 
 export { awaitRead } from "./awaitRead.js"
@@ -80,19 +82,20 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
     })
 
     const surfaces = {
-      role: yield* SubscriptionRef.make<RaftRole>(core.role),
-      leader: yield* SubscriptionRef.make(Option.fromNullable(core.leader)),
-      term: yield* SubscriptionRef.make(core.term),
-      membership: yield* SubscriptionRef.make(core.config.new),
-      commitIndex: yield* SubscriptionRef.make(core.commitIndex),
-      compactionFloor: yield* SubscriptionRef.make(core.log.snapshotIndex),
+      role: new Cell<RaftRole>(core.role),
+      leader: new Cell(Option.fromNullable(core.leader)),
+      term: new Cell(core.term),
+      membership: new Cell(core.config.new),
+      commitIndex: new Cell(core.commitIndex),
+      compactionFloor: new Cell(core.log.snapshotIndex),
       committed: yield* PubSub.bounded<Committed>(COMMITTED_BUFFER),
       trace: yield* PubSub.sliding<RaftTraceEvent>(TRACE_BUFFER),
       metrics: yield* PubSub.sliding<RaftMetric>(TRACE_BUFFER)
     }
     const engine = new Engine(core, options.transport, options.storage, surfaces)
 
-    const pump = yield* options.transport.incoming.pipe(
+    // Over an in-process fabric the engine drains frames itself; otherwise a pump feeds its mailbox.
+    const pump = engine.attachFrames() ? undefined : yield* options.transport.incoming.pipe(
       Stream.runForEachChunk((chunk) =>
         Effect.sync(() => {
           for (const env of chunk) engine.mailbox.push({ _tag: "Frame", from: env.from, bytes: env.bytes })
@@ -104,7 +107,7 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
     const close = Effect.gen(function*() {
       yield* engine.shutdown("node closed")
       yield* Fiber.interrupt(loop)
-      yield* Fiber.interrupt(pump)
+      if (pump !== undefined) yield* Fiber.interrupt(pump)
     })
     // Runs before the forked fibers are interrupted (finalizers run last-added first).
     yield* Effect.addFinalizer(() => close)
@@ -112,7 +115,7 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
     const committedFrom = (fromIndex: number): Stream.Stream<Committed> =>
       Stream.unwrapScoped(Effect.gen(function*() {
         // Subscribe first, then ask for the cut: whatever the cut misses, the tail has.
-        const tail = yield* PubSub.subscribe(surfaces.committed)
+        const tail = yield* engine.listen("committed")
         const cut = yield* engine.cut(fromIndex)
         return Stream.concat(
           Stream.fromIterable(cut.items),
@@ -129,10 +132,10 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
       membership: surfaces.membership,
       commitIndex: surfaces.commitIndex,
       compactionFloor: surfaces.compactionFloor,
-      committed: Stream.fromPubSub(surfaces.committed),
+      committed: fromSubscription(engine.listen("committed")),
       committedFrom,
-      trace: Stream.fromPubSub(surfaces.trace),
-      metrics: Stream.fromPubSub(surfaces.metrics),
+      trace: fromSubscription(engine.listen("trace")),
+      metrics: fromSubscription(engine.listen("metrics")),
       propose: (command, opts) => engine.propose(command, opts?.requestId),
       readIndex: engine.read("Leader"),
       readFence: engine.read("Fence"),
@@ -146,6 +149,10 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
     }
     return node
   })
+
+/** `Stream.fromPubSub` over a subscription made by `subscribe` (the engine counts its listeners). */
+const fromSubscription = <A>(subscribe: Effect.Effect<Queue.Dequeue<A>, never, Scope.Scope>): Stream.Stream<A> =>
+  Stream.flatMap(Stream.scoped(subscribe), (queue) => Stream.fromQueue(queue, { maxChunkSize: Stream.DefaultChunkSize }))
 
 /** A node built from the `RaftTransport` and `RaftStorage` in context. */
 export const layer = (

@@ -12,6 +12,7 @@ import { Chunk, Effect, Option, Stream } from "effect"
 import type { DeliveryPolicy } from "../../services/DeliveryPolicy.js"
 import type { PeerId } from "../../services/PeerId.js"
 import { IncomingAlreadyCollected } from "../../services/SeamErrors.js"
+import type { SendError } from "../../services/SeamErrors.js"
 import { Swatch } from "../../services/Swatch.js"
 
 /** What happened to one offered frame. */
@@ -28,6 +29,7 @@ export type OfferOutcome =
   | "closed"
 
 interface Entry {
+  readonly link: Link
   readonly from: PeerId
   readonly payload: Uint8Array
   dropped: boolean
@@ -35,10 +37,91 @@ interface Entry {
 
 interface Link {
   /** Live (not dropped, not taken) entries of this link, oldest first. */
-  readonly entries: Array<Entry>
-  head: number
+  readonly entries: Fifo<Entry>
   /** Senders waiting for room under `Reliable`. */
   readonly waiters: Array<() => void>
+  /** Taken from during the current drain (its waiters are woken at the end). */
+  touched: boolean
+}
+
+/**
+ * A FIFO over an array that keeps its capacity: taken slots are cleared (nothing is retained) and
+ * an emptied queue restarts at slot 0. Truncating an array instead (`length = 0`) frees its backing
+ * store, so a queue that keeps emptying — an inbox drained on every frame — reallocated it per frame.
+ */
+class Fifo<A> {
+  private buf: Array<A | undefined> = []
+  private head = 0
+  private tail = 0
+
+  get size(): number {
+    return this.tail - this.head
+  }
+
+  push(item: A): void {
+    if (this.tail === this.buf.length && this.head > 0 && this.head * 2 >= this.tail) {
+      // Full, with at least half of it taken: slide the live part down instead of growing.
+      const n = this.tail - this.head
+      this.buf.copyWithin(0, this.head, this.tail)
+      this.buf.fill(undefined, n, this.tail)
+      this.head = 0
+      this.tail = n
+    }
+    if (this.tail === this.buf.length) this.buf.push(item)
+    else this.buf[this.tail] = item
+    this.tail++
+  }
+
+  /** The oldest item (the queue must not be empty). */
+  peek(): A {
+    return this.buf[this.head]!
+  }
+
+  /** Removes and returns the oldest item (the queue must not be empty). */
+  shift(): A {
+    const item = this.buf[this.head]!
+    this.buf[this.head++] = undefined
+    if (this.head === this.tail) this.head = this.tail = 0
+    return item
+  }
+
+  clear(): void {
+    this.buf.fill(undefined, this.head, this.tail)
+    this.head = this.tail = 0
+  }
+}
+
+/**
+ * Symbol under which an in-process fabric's `Seam` carries its `SeamFastPath` (an optional extra:
+ * adapters that find it may skip a Stream hop per frame; everything else uses the `Seam` API).
+ */
+export const SEAM_FAST_PATH: unique symbol = Symbol.for("kuilt/SeamFastPath") as never
+
+/**
+ * Synchronous access to a seam, for in-process consumers that would otherwise pay an Effect per
+ * send and a Stream element (and a fiber hop) per received frame.
+ */
+export interface SeamFastPath {
+  /**
+   * `sendTo` without an Effect when the frame can be handed over synchronously: `undefined` means
+   * done (delivered, or dropped and counted, exactly as `sendTo` would have); otherwise the Effect
+   * that finishes the job, with `sendTo`'s meaning and errors. Run it at once.
+   */
+  readonly trySend: (peer: PeerId, payload: Uint8Array) => Effect.Effect<void, SendError> | undefined
+  /**
+   * Claims the seam's incoming frames for a synchronous collector (instead of `incoming`, which
+   * then fails with `IncomingAlreadyCollected`); `undefined` if they were already collected.
+   * `wake` is called, synchronously, whenever a frame is queued or the inbox closes.
+   */
+  readonly collect: (wake: () => void) => InboxTap | undefined
+}
+
+/** The collector's side of a tapped inbox. */
+export interface InboxTap {
+  /** Frames queued and not yet drained. */
+  readonly pending: () => number
+  /** Hands every queued frame to `f`, oldest first (arrival order), as the stream would have. */
+  readonly drain: (f: (from: PeerId, payload: Uint8Array) => void) => void
 }
 
 const noneReserved = (): number => 0
@@ -47,13 +130,19 @@ const noneReserved = (): number => 0
 const MAX_CHUNK = 1024
 
 export class Inbox {
-  private readonly order: Array<Entry> = []
-  private orderHead = 0
+  /** Every queued entry in arrival order (dropped ones are skipped when taken). */
+  private readonly order = new Fifo<Entry>()
+  /** Links taken from during the current drain. */
+  private readonly touched: Array<Link> = []
   private readonly links = new Map<PeerId, Link>()
   private takeWaiter: (() => void) | undefined = undefined
+  /** The synchronous collector's wake-up (`tap`), called on every enqueue and on close. */
+  private tapWake: (() => void) | undefined = undefined
   private closed = false
   private collected = false
   private sequence = 0
+  /** Frames queued, not dropped and not yet handed to the collector. */
+  private queued = 0
   /** Frames dropped by `Lossy` overflow, for fabric counters. */
   droppedOldest = 0
 
@@ -65,9 +154,7 @@ export class Inbox {
 
   /** Number of frames queued and not yet handed to the collector. */
   get size(): number {
-    let n = 0
-    for (const link of this.links.values()) n += link.entries.length - link.head
-    return n
+    return this.queued
   }
 
   /**
@@ -78,18 +165,17 @@ export class Inbox {
     if (this.closed) return "closed"
     const link = this.link(from)
     let outcome: OfferOutcome = "accepted"
-    if (link.entries.length - link.head >= this.policy.capacity) {
+    if (link.entries.size >= this.policy.capacity) {
       switch (this.policy._tag) {
         case "Reliable":
           return "full"
         case "Strict":
           return "overflow"
         case "Lossy": {
-          const oldest = link.entries[link.head]!
-          link.head++
+          const oldest = link.entries.shift()
           oldest.dropped = true
+          this.queued--
           this.droppedOldest++
-          this.compactLink(link)
           outcome = "accepted-dropped-oldest"
           break
         }
@@ -100,14 +186,16 @@ export class Inbox {
   }
 
   private enqueue(link: Link, from: PeerId, payload: Uint8Array): void {
-    const entry: Entry = { from, payload, dropped: false }
+    const entry: Entry = { link, from, payload, dropped: false }
     link.entries.push(entry)
     this.order.push(entry)
+    this.queued++
     const waiter = this.takeWaiter
     if (waiter !== undefined) {
       this.takeWaiter = undefined
       waiter()
     }
+    this.tapWake?.()
   }
 
   /**
@@ -124,7 +212,7 @@ export class Inbox {
   /** Frames from `from` queued and not yet handed to the collector. */
   linkSize(from: PeerId): number {
     const link = this.links.get(from)
-    return link === undefined ? 0 : link.entries.length - link.head
+    return link === undefined ? 0 : link.entries.size
   }
 
   /** Offers, waiting for room while the link is full under `Reliable`. */
@@ -168,15 +256,32 @@ export class Inbox {
   close(): void {
     if (this.closed) return
     this.closed = true
-    this.order.length = 0
-    this.orderHead = 0
+    this.order.clear()
+    this.queued = 0
     const waiter = this.takeWaiter
     this.takeWaiter = undefined
     waiter?.()
+    this.tapWake?.()
     for (const link of this.links.values()) {
-      link.entries.length = 0
-      link.head = 0
+      link.entries.clear()
       for (const w of link.waiters.splice(0)) w()
+    }
+  }
+
+  /**
+   * Claims the inbox for a synchronous collector instead of `stream` (see `SeamFastPath.collect`);
+   * `undefined` when it was already collected. The frames, their order, the `Reliable` senders'
+   * wake-ups and the capacity rules are those of `stream`: frames wait here until drained.
+   */
+  tap(wake: () => void): InboxTap | undefined {
+    if (this.collected) return undefined
+    this.collected = true
+    this.tapWake = wake
+    return {
+      pending: () => this.queued,
+      drain: (f) => {
+        if (!this.closed) this.drainWith(f, Infinity)
+      }
     }
   }
 
@@ -194,7 +299,7 @@ export class Inbox {
     return Effect.async<void>((resume) => {
       // Re-check inside the registration: the collector may have been descheduled between the
       // empty drain above and this point; an offer or close in that gap found no waiter to wake.
-      if (this.closed || this.orderHead < this.order.length) {
+      if (this.closed || this.order.size > 0) {
         resume(Effect.void)
         return
       }
@@ -207,47 +312,45 @@ export class Inbox {
 
   private drain(): Array<Swatch> {
     const out: Array<Swatch> = []
-    const touched = new Set<Link>()
-    while (this.orderHead < this.order.length && out.length < MAX_CHUNK) {
-      const entry = this.order[this.orderHead++]!
+    this.drainWith((from, payload) => out.push(new Swatch(from, this.sequence, payload)), MAX_CHUNK)
+    return out
+  }
+
+  /** Hands at most `max` queued frames to `f` in arrival order (stamping `sequence` first). */
+  private drainWith(f: (from: PeerId, payload: Uint8Array) => void, max: number): void {
+    const touched = this.touched
+    let touchedCount = 0
+    let n = 0
+    while (this.order.size > 0 && n < max) {
+      const entry = this.order.shift()
       if (entry.dropped) continue
-      const link = this.links.get(entry.from)!
+      const link = entry.link
       // The entry is the oldest live one of its link: per-link FIFO is kept by construction.
-      link.head++
-      touched.add(link)
-      out.push(new Swatch(entry.from, ++this.sequence, entry.payload))
+      link.entries.shift()
+      if (!link.touched) {
+        link.touched = true
+        touched[touchedCount++] = link
+      }
+      this.queued--
+      n++
+      ++this.sequence
+      f(entry.from, entry.payload)
     }
-    if (this.orderHead === this.order.length) {
-      this.order.length = 0
-      this.orderHead = 0
-    } else if (this.orderHead > 4096 && this.orderHead * 2 > this.order.length) {
-      this.order.splice(0, this.orderHead)
-      this.orderHead = 0
-    }
-    for (const link of touched) {
-      this.compactLink(link)
+    // `touched` keeps its slots (links live as long as the inbox): no allocation per drain.
+    for (let i = 0; i < touchedCount; i++) {
+      const link = touched[i]!
+      link.touched = false
       // Wake every waiter: each re-checks for room, so waking too many is harmless.
       if (link.waiters.length > 0) for (const w of link.waiters.splice(0)) w()
     }
-    return out
   }
 
   private link(from: PeerId): Link {
     let link = this.links.get(from)
     if (link === undefined) {
-      link = { entries: [], head: 0, waiters: [] }
+      link = { entries: new Fifo<Entry>(), waiters: [], touched: false }
       this.links.set(from, link)
     }
     return link
-  }
-
-  private compactLink(link: Link): void {
-    if (link.head === link.entries.length) {
-      link.entries.length = 0
-      link.head = 0
-    } else if (link.head > 1024 && link.head * 2 > link.entries.length) {
-      link.entries.splice(0, link.head)
-      link.head = 0
-    }
   }
 }

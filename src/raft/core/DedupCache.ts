@@ -21,6 +21,9 @@ import { AUTO_PREFIX } from "../../../services/raft/ClientId.js"
 import type { CommandEntry, LogEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
+
+// Read once: every property read of a `Data.taggedEnum` builds a fresh constructor.
+const ClientIdReminted = RaftTraceEvent.ClientIdReminted
 import type { RaftCore } from "./RaftCore.js"
 
 /** Who waits for a proposal: a local caller, or a peer's forward. */
@@ -33,18 +36,114 @@ export type ProposalOrigin = { readonly local: number } | { readonly from: NodeI
  */
 export const MAX_CACHED_KEYS = 65_536
 
-const keyOf = (k: DedupKey): string => `${k.requestId}\u0000${k.clientId}`
+/** The keys of one client id: request ids committed (with their entry) and in flight (their index). */
+class ClientKeys {
+  constructor(readonly clientId: string) {}
+  readonly committed = new Map<number, CommandEntry>()
+  readonly inFlight = new Map<number, number>()
+  /** The highest request id ever put in `committed`: a higher one is not there (no lookup). */
+  maxCommitted = -1
+}
 
-/** The leader's memory of keys it committed or is committing in its current term. */
+/**
+ * The leader's memory of keys it committed or is committing in its current term.
+ *
+ * Keyed by client id, then by request id (numbers): no key string is built and hashed per
+ * proposal, and one proposer's keys sit in small maps. Committed keys are forgotten oldest first
+ * (by first insertion, across all clients) beyond `MAX_CACHED_KEYS`, through a queue kept beside the
+ * maps: evicting through a map's `keys().next()` is O(deleted slots) in V8, whose backing store
+ * keeps the holes of evicted keys until it rehashes (that walk was 20% of a busy leader's time).
+ */
 export class LeaderDedupCache {
-  readonly committed = new Map<string, CommandEntry>()
-  readonly inFlight = new Map<string, number>()
+  private readonly clients = new Map<string, ClientKeys>()
+  /** The last client looked up: nearly every proposal comes from the same one. */
+  private lastId: string | undefined = undefined
+  private last: ClientKeys | undefined = undefined
+  /** Committed keys held, over all clients. */
+  private committedCount = 0
+  /** The eviction queue, oldest at `head`: each committed key's client and request id. */
+  private queueKeys: Array<ClientKeys | undefined> = []
+  private queueIds: Array<number> = []
+  private head = 0
   /** Retries attached to an in-flight index, answered when it commits. */
   readonly attached = new Map<number, Array<ProposalOrigin>>()
 
+  private keysOf(clientId: string, create: boolean): ClientKeys | undefined {
+    if (clientId === this.lastId) return this.last
+    let keys = this.clients.get(clientId)
+    if (keys === undefined) {
+      if (!create) return undefined
+      keys = new ClientKeys(clientId)
+      this.clients.set(clientId, keys)
+    }
+    this.lastId = clientId
+    this.last = keys
+    return keys
+  }
+
+  /** The entry committed for `key` in this term, if any. */
+  committedEntry(key: DedupKey): CommandEntry | undefined {
+    const keys = this.keysOf(key.clientId, false)
+    // A fresh proposal's automatic serial is above every committed one: skip the big map.
+    if (keys === undefined || key.requestId > keys.maxCommitted) return undefined
+    return keys.committed.get(key.requestId)
+  }
+
+  /** The index of the entry in flight for `key`, if any. */
+  inFlightIndex(key: DedupKey): number | undefined {
+    return this.keysOf(key.clientId, false)?.inFlight.get(key.requestId)
+  }
+
+  /** `key` was appended at `index`. */
+  noteInFlight(key: DedupKey, index: number): void {
+    this.keysOf(key.clientId, true)!.inFlight.set(key.requestId, index)
+  }
+
+  /** `entry` committed: no longer in flight; remembered, evicting the oldest key beyond the bound. */
+  remember(entry: CommandEntry): void {
+    const key = entry.dedupKey
+    const keys = this.keysOf(key.clientId, true)!
+    keys.inFlight.delete(key.requestId)
+    const before = keys.committed.size
+    keys.committed.set(key.requestId, entry)
+    if (key.requestId > keys.maxCommitted) keys.maxCommitted = key.requestId
+    if (keys.committed.size > before) {
+      // A new key (a re-set keeps its place in the eviction order, as a Map's insertion order would).
+      this.queueKeys.push(keys)
+      this.queueIds.push(key.requestId)
+      this.committedCount++
+    }
+    if (this.committedCount > MAX_CACHED_KEYS) this.evictOldest()
+  }
+
+  private evictOldest(): void {
+    // Keys leave `committed` only here and in `clear`, so the queue's head is always present.
+    const keys = this.queueKeys[this.head]!
+    keys.committed.delete(this.queueIds[this.head]!)
+    this.committedCount--
+    this.queueKeys[this.head++] = undefined
+    if (keys.committed.size === 0 && keys.inFlight.size === 0) {
+      this.clients.delete(keys.clientId)
+      if (this.last === keys) {
+        this.lastId = undefined
+        this.last = undefined
+      }
+    }
+    if (this.head >= 4096 && this.head * 2 >= this.queueKeys.length) {
+      this.queueKeys = this.queueKeys.slice(this.head)
+      this.queueIds = this.queueIds.slice(this.head)
+      this.head = 0
+    }
+  }
+
   clear(): void {
-    this.committed.clear()
-    this.inFlight.clear()
+    this.clients.clear()
+    this.lastId = undefined
+    this.last = undefined
+    this.committedCount = 0
+    this.queueKeys = []
+    this.queueIds = []
+    this.head = 0
     this.attached.clear()
   }
 }
@@ -55,13 +154,12 @@ export class LeaderDedupCache {
  */
 export const absorb = (core: RaftCore, key: DedupKey, origin: ProposalOrigin): boolean => {
   const cache = core.dedup
-  const k = keyOf(key)
-  const done = cache.committed.get(k)
+  const done = cache.committedEntry(key)
   if (done !== undefined) {
     answer(core, origin, done)
     return true
   }
-  const index = cache.inFlight.get(k)
+  const index = cache.inFlightIndex(key)
   if (index === undefined) return false
   const list = cache.attached.get(index)
   if (list === undefined) cache.attached.set(index, [origin])
@@ -71,7 +169,7 @@ export const absorb = (core: RaftCore, key: DedupKey, origin: ProposalOrigin): b
 
 /** The leader appended `entry` for a new key. */
 export const noteAppended = (core: RaftCore, entry: CommandEntry): void => {
-  core.dedup.inFlight.set(keyOf(entry.dedupKey), entry.index)
+  core.dedup.noteInFlight(entry.dedupKey, entry.index)
 }
 
 /**
@@ -88,10 +186,7 @@ export const onBecomeLeader = (core: RaftCore): void => {
 /** The leader committed `entry`: record it and answer the retries attached to it. */
 export const recordCommitted = (core: RaftCore, entry: CommandEntry): void => {
   const cache = core.dedup
-  const k = keyOf(entry.dedupKey)
-  cache.inFlight.delete(k)
-  cache.committed.set(k, entry)
-  if (cache.committed.size > MAX_CACHED_KEYS) cache.committed.delete(cache.committed.keys().next().value!)
+  cache.remember(entry)
   const waiting = cache.attached.get(entry.index)
   if (waiting === undefined) return
   cache.attached.delete(entry.index)
@@ -176,7 +271,7 @@ export const checkCollision = (core: RaftCore, entry: LogEntry): void => {
       const previous = core.clientId
       core.clientId = mintAutoId(core)
       core.serial = 0
-      core.trace(RaftTraceEvent.ClientIdReminted({ at: core.now, node: core.id, previous, next: core.clientId }))
+      core.trace(ClientIdReminted({ at: core.now, node: core.id, previous, next: core.clientId }))
       return
     }
   }

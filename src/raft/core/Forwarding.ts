@@ -16,6 +16,10 @@ import * as DedupCache from "./DedupCache.js"
 import type { RaftCore } from "./RaftCore.js"
 import * as Transfer from "./Transfer.js"
 
+// Read once: every property read of a `Data.taggedEnum` builds a fresh constructor (per proposal here).
+const ClientRequest = RaftTraceEvent.ClientRequest
+const ProposeAccepted = RaftMetric.ProposeAccepted
+
 export interface Parked {
   readonly handle: number
   readonly command: Uint8Array
@@ -92,8 +96,8 @@ const appendAsLeader = (
   DedupCache.noteAppended(core, entry)
   if ("local" in origin) core.pendingLocal.set(index, origin.local)
   else core.pendingForwarded.set(index, origin)
-  core.trace(RaftTraceEvent.ClientRequest({ at: core.now, node: core.id, index, term: core.term }))
-  core.metric(RaftMetric.ProposeAccepted({ logIndex: index, term: core.term }))
+  if (core.tracing) core.trace(ClientRequest({ at: core.now, node: core.id, index, term: core.term }))
+  if (core.metering) core.metric(ProposeAccepted({ logIndex: index, term: core.term }))
 }
 
 const sendForward = (core: RaftCore, p: Parked, leader: NodeId): void => {

@@ -5,13 +5,26 @@
 import type { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 
+/** Scratch space of `majorityIndex` (it runs on every acknowledgement; no allocation per call). */
+let scratch: Array<number> = new Array(16).fill(0)
+
 /** The highest index that a majority of `voters` have matched (`matchOf` gives each voter's). */
 export const majorityIndex = (voters: ReadonlySet<NodeId>, matchOf: (id: NodeId) => number): number => {
   const n = voters.size
   if (n === 0) return 0
-  const values: Array<number> = []
-  for (const v of voters) values.push(matchOf(v))
-  values.sort((a, b) => b - a)
+  if (scratch.length < n) scratch = new Array(n).fill(0)
+  const values = scratch
+  // Insertion sort, descending: voter sets are small, and `Array.prototype.sort` allocates.
+  let count = 0
+  for (const v of voters) {
+    const x = matchOf(v)
+    let i = count++
+    while (i > 0 && values[i - 1]! < x) {
+      values[i] = values[i - 1]!
+      i--
+    }
+    values[i] = x
+  }
   return values[Math.floor(n / 2)]!
 }
 

@@ -37,6 +37,9 @@ import * as Transfer from "./Transfer.js"
 
 export { HEADER_RESERVE }
 
+// Read once: every property read of a `Data.taggedEnum` builds a fresh constructor.
+const AdvanceCommitIndex = RaftTraceEvent.AdvanceCommitIndex
+
 export interface CoreOptions {
   readonly id: NodeId
   readonly config: RaftConfig
@@ -60,6 +63,13 @@ export class RaftCore {
   readonly bootstrap: ConfigPayload
   /** The transport's current budget; `undefined` = unknown (no cut beyond maxBatchEntries). */
   maxPayload: number | undefined = undefined
+  /**
+   * Whether anyone reads `Ready.trace` (and the per-proposal `ProposeAccepted` metrics): the shell
+   * clears these while its streams have no subscriber, and the core then skips the per-entry
+   * events nobody would see. Every decision is the same either way.
+   */
+  tracing = true
+  metering = true
 
   // Persistent state (Figure 2), mirrored in storage.
   term = 0
@@ -306,9 +316,10 @@ export class RaftCore {
 
   /**
    * Hands over everything accumulated since the last call. Replication of entries appended
-   * during the turn happens here, so a turn's proposals travel in one AppendEntries.
+   * during the turn happens here, so a turn's proposals travel in one AppendEntries. `done`: a
+   * Ready the shell has finished with, reused for the next step instead of a new one.
    */
-  takeReady(): Ready {
+  takeReady(done?: Ready): Ready {
     Membership.onTurnEnd(this)
     Forwarding.flushParked(this)
     ReadIndex.flush(this)
@@ -319,7 +330,7 @@ export class RaftCore {
     if (this.role === "Leader" && this.isSoleVoter) Replication.maybeCommit(this)
     this.emitCommitted()
     const out = this.ready
-    this.ready = new Ready()
+    this.ready = done !== undefined && done !== out ? done.reset() : new Ready()
     this.pendingDurableLast = this.log.lastIndex
     return out
   }
@@ -436,7 +447,7 @@ export class RaftCore {
 
   advanceCommit(index: number): void {
     if (index <= this.commitIndex) return
-    this.trace(RaftTraceEvent.AdvanceCommitIndex({ at: this.now, node: this.id, old: this.commitIndex, new: index }))
+    if (this.tracing) this.trace(AdvanceCommitIndex({ at: this.now, node: this.id, old: this.commitIndex, new: index }))
     this.commitIndex = index
   }
 
@@ -458,7 +469,7 @@ export class RaftCore {
   }
 
   trace(event: RaftTraceEvent): void {
-    this.ready.trace.push(event)
+    if (this.tracing) this.ready.trace.push(event)
   }
 
   metric(metric: RaftMetric): void {

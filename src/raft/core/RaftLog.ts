@@ -45,6 +45,8 @@ export class RaftLog {
     const start = from - this.snapshotIndex - 1
     if (start < 0 || start >= this.entries.length) return []
     const end = Math.min(this.entries.length, start + maxCount)
+    // No budget (the transport's is unknown): nothing to measure.
+    if (budget === Infinity) return this.entries.slice(start, end)
     let used = 0
     let i = start
     for (; i < end; i++) {

@@ -86,6 +86,26 @@ export class Ready {
     )
   }
 
+  /**
+   * Makes this (consumed) Ready the next step's, keeping whatever it never used: every array that
+   * holds something is replaced, not cleared, as someone may still hold it (a PubSub, a storage).
+   */
+  reset(): this {
+    const p = this.persist
+    if (
+      p.snapshot !== undefined || p.truncateFrom !== undefined || p.append.length > 0 || p.hardState !== undefined ||
+      p.leaderForTerm !== undefined || p.discardThrough !== undefined
+    ) this.persist = emptyBatch()
+    if (this.messages.length > 0) this.messages = []
+    if (this.committed.length > 0) this.committed = []
+    this.install = undefined
+    if (this.membership.length > 0) this.membership = []
+    if (this.resolutions.length > 0) this.resolutions = []
+    if (this.trace.length > 0) this.trace = []
+    if (this.metrics.length > 0) this.metrics = []
+    return this
+  }
+
   /** Records a truncation of the log from `from`, trimming entries appended earlier this turn. */
   truncate(from: number): void {
     const p = this.persist

@@ -158,14 +158,16 @@ export const sendSnapshot = (core: RaftCore, peer: NodeId, pr: Progress): void =
     config: m.config,
     round: core.reads.round
   })
-  core.trace(RaftTraceEvent.InstallSnapshot({
-    at: core.now,
-    from: core.id,
-    to: peer,
-    lastIncludedIndex: m.lastIncludedIndex,
-    offset,
-    done
-  }))
+  if (core.tracing) {
+    core.trace(RaftTraceEvent.InstallSnapshot({
+      at: core.now,
+      from: core.id,
+      to: peer,
+      lastIncludedIndex: m.lastIncludedIndex,
+      offset,
+      done
+    }))
+  }
 }
 
 /**

@@ -5,8 +5,8 @@
  */
 import { Effect } from "effect"
 import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
-import { asCommitted } from "../../../services/raft/LogEntry.js"
-import type { Committed } from "../../../services/raft/LogEntry.js"
+import { Committed } from "../../../services/raft/LogEntry.js"
+import type { LogEntry } from "../../../services/raft/LogEntry.js"
 import {
   InvalidMembership,
   LeadershipLost,
@@ -38,9 +38,19 @@ export const changeResult = (o: MembershipOutcome): ChangeResult => {
   }
 }
 
+// Read once: every property read of a `Data.taggedEnum` builds a fresh constructor.
+const CommittedEntry = Committed.Entry
+const CommittedInternal = Committed.Internal
+
+/** `asCommitted` (LogEntry.ts) with the constructors read once: it runs for every committed entry. */
+const toCommitted = (entry: LogEntry): Committed =>
+  entry._tag === "Command" ? CommittedEntry({ entry }) : CommittedInternal({ index: entry.index })
+
 /** The turn's items for the committed stream, in order: an installed snapshot first, then entries. */
 export const committedItems = (ready: Ready): Array<Committed> => {
-  const entries = ready.committed.map(asCommitted)
-  if (ready.install === undefined) return entries
-  return [installOf(ready.install), ...entries]
+  const committed = ready.committed
+  const out: Array<Committed> = []
+  if (ready.install !== undefined) out.push(installOf(ready.install))
+  for (let i = 0; i < committed.length; i++) out.push(toCommitted(committed[i]!))
+  return out
 }

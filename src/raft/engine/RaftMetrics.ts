@@ -25,27 +25,21 @@ export const refusedFrames = Metric.counter("kuilt_raft_refused_frames_total", {
 
 export class EngineMetrics {
   private readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
-  private readonly startedAt = new Map<number, number>()
 
   constructor(node: NodeId) {
     this.labels = [MetricLabel.make("node", node)]
   }
 
-  proposed(handle: number, now: number): void {
-    this.startedAt.set(handle, now)
+  /** The core accepted a proposal (its start time travels with the proposal itself). */
+  proposed(): void {
     proposals.unsafeUpdate(1, this.labels)
   }
 
-  forget(handle: number): void {
-    this.startedAt.delete(handle)
-  }
-
-  resolved(handle: number, ok: boolean, now: number): void {
-    const t0 = this.startedAt.get(handle)
-    this.startedAt.delete(handle)
+  /** A proposal the core accepted at `startedAt` ended (`ok`: committed). */
+  resolved(startedAt: number, ok: boolean, now: number): void {
     if (!ok) return
     commits.unsafeUpdate(1, this.labels)
-    if (t0 !== undefined) commitLatency.unsafeUpdate(now - t0, this.labels)
+    commitLatency.unsafeUpdate(now - startedAt, this.labels)
   }
 
   undecodable(): void {
