@@ -122,16 +122,35 @@ export const sendHeartbeat = (core: RaftCore, peer: NodeId, pr: Progress): void 
   })
 }
 
-export const onAppendEntriesResponse = (core: RaftCore, from: NodeId, m: AppendEntriesResponse): void => {
-  if (m.term > core.term) {
-    core.adoptTerm(m.term)
+/**
+ * The part every follower response shares (AppendEntries and InstallSnapshot acks): a newer term
+ * deposes us; a stale one, or one reaching a non-leader, is ignored; one from a node we track no
+ * progress for is refused. Otherwise it counts as CheckQuorum contact and the progress is returned.
+ */
+export const respondingFollower = (
+  core: RaftCore,
+  from: NodeId,
+  term: number,
+  messageType: "AppendEntriesResponse" | "InstallSnapshotResponse"
+): Progress | undefined => {
+  if (term > core.term) {
+    core.adoptTerm(term)
     core.becomeFollower("HigherTermObserved", undefined)
-    return
+    return undefined
   }
-  if (core.role !== "Leader" || m.term < core.term) return
+  if (core.role !== "Leader" || term < core.term) return undefined
   const pr = core.progress.get(from)
-  if (pr === undefined) return core.refuse(from, "AppendEntriesResponse", "ResponseNotExpected")
+  if (pr === undefined) {
+    core.refuse(from, messageType, "ResponseNotExpected")
+    return undefined
+  }
   pr.recentActive = true
+  return pr
+}
+
+export const onAppendEntriesResponse = (core: RaftCore, from: NodeId, m: AppendEntriesResponse): void => {
+  const pr = respondingFollower(core, from, m.term, "AppendEntriesResponse")
+  if (pr === undefined) return
   if (m.success) {
     if (m.matchIndex > core.log.lastIndex) return core.refuse(from, "AppendEntriesResponse", "AppendEntriesIndexOutOfRange")
     // A same-term answer, accepted or not, shows the follower still follows us (ReadIndex evidence).

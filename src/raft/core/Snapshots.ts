@@ -177,15 +177,8 @@ export const sendSnapshot = (core: RaftCore, peer: NodeId, pr: Progress): void =
  * one chunk stays in flight. Any ack counts as CheckQuorum contact and as ReadIndex evidence.
  */
 export const onInstallSnapshotResponse = (core: RaftCore, from: NodeId, m: InstallSnapshotResponse): void => {
-  if (m.term > core.term) {
-    core.adoptTerm(m.term)
-    core.becomeFollower("HigherTermObserved", undefined)
-    return
-  }
-  if (core.role !== "Leader" || m.term < core.term) return
-  const pr = core.progress.get(from)
-  if (pr === undefined) return core.refuse(from, "InstallSnapshotResponse", "ResponseNotExpected")
-  pr.recentActive = true
+  const pr = Replication.respondingFollower(core, from, m.term, "InstallSnapshotResponse")
+  if (pr === undefined) return
   // Snapshot acks are ReadIndex evidence too (kuilt-behaviour §2.3).
   ReadIndex.onEcho(core, pr, m.echoedRound)
   if (pr.state !== "Snapshot" || m.lastIncludedIndex !== pr.snapshotIndex) return
