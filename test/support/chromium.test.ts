@@ -1,0 +1,42 @@
+/**
+ * The browser harness must be trustworthy before other suites rely on it: a suite run in Chromium
+ * reports each test's real outcome (a failing test is reported failed, not lost), and a page's
+ * result and error both reach Node.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { fileURLToPath } from "node:url"
+import { runSuiteInChromium, withChromium } from "./chromium.js"
+
+const echo = fileURLToPath(new URL("./fixtures/echo.browser.ts", import.meta.url))
+const selftest = fileURLToPath(new URL("./fixtures/selftest.browser.ts", import.meta.url))
+
+describe("Chromium harness", () => {
+  it("runs a vitest-style suite in a page and reports every test's outcome", async () => {
+    const report = await runSuiteInChromium(selftest, { timeoutMs: 60_000 })
+    const byName = new Map(report.results.map((r) => [r.name.replace("runner self-test > ", ""), r]))
+    expect(report.results.length).toBe(6)
+    expect(byName.get("it.effect runs on a TestClock that starts at 0")?.ok).toBe(true)
+    expect(byName.get("it.scoped closes its scope after the body")?.ok).toBe(true)
+    expect(byName.get("a plain test sees the finalizer of the previous scoped test")?.ok).toBe(true)
+    expect(byName.get("IndexedDB and WebSocket exist in the page")?.ok).toBe(true)
+    expect(byName.get("a failing expectation is reported as a failure")?.ok).toBe(false)
+    expect(byName.get("a failing expectation is reported as a failure")?.error).toContain("to equal")
+    expect(byName.get("a failing effect is reported as a failure")?.ok).toBe(false)
+    expect(byName.get("a failing effect is reported as a failure")?.error).toContain("boom")
+    expect(report.passed).toBe(4)
+  }, 90_000)
+
+  it("opens several pages with their own params and surfaces a page's error", async () => {
+    await withChromium(async (session) => {
+      const a = await session.open(echo, { value: "a" })
+      const b = await session.open(echo, { value: [1, "<script>"] })
+      const bad = await session.open(echo, { fail: "page says no" })
+      const ra = (await a.result(10_000)) as { echoed: unknown; origin: string }
+      const rb = (await b.result(10_000)) as { echoed: unknown; origin: string }
+      expect(ra.echoed).toBe("a")
+      expect(rb.echoed).toEqual([1, "<script>"])
+      expect(ra.origin).not.toBe(rb.origin)
+      await expect(bad.result(10_000)).rejects.toThrow("page says no")
+    })
+  }, 90_000)
+})
