@@ -115,8 +115,8 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
     const committedFrom = (fromIndex: number): Stream.Stream<Committed> =>
       Stream.unwrapScoped(Effect.gen(function*() {
         // Subscribe first, then ask for the cut: whatever the cut misses, the tail has.
-        const tail = yield* engine.listen("committed")
-        const cut = yield* engine.cut(fromIndex)
+        const tail = yield* engine.publisher.listen("committed")
+        const cut = yield* engine.calls.cut(fromIndex)
         return Stream.concat(
           Stream.fromIterable(cut.items),
           Stream.fromQueue(tail).pipe(Stream.filter((c) => committedIndex(c) > cut.upTo))
@@ -132,19 +132,19 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
       membership: surfaces.membership,
       commitIndex: surfaces.commitIndex,
       compactionFloor: surfaces.compactionFloor,
-      committed: fromSubscription(engine.listen("committed")),
+      committed: fromSubscription(engine.publisher.listen("committed")),
       committedFrom,
-      trace: fromSubscription(engine.listen("trace")),
-      metrics: fromSubscription(engine.listen("metrics")),
-      propose: (command, opts) => engine.propose(command, opts?.requestId),
-      readIndex: engine.read("Leader"),
-      readFence: engine.read("Fence"),
-      transferLeadership: (target) => engine.transferLeadership(target),
-      cancelTransfer: engine.cancelTransfer,
-      changeMembership: (target) => engine.changeMembership(target),
-      publishSnapshot: (snapshot) => engine.publishSnapshot(snapshot),
-      awaitLeadership: engine.awaitLeadership,
-      awaitFailure: engine.awaitFailure,
+      trace: fromSubscription(engine.publisher.listen("trace")),
+      metrics: fromSubscription(engine.publisher.listen("metrics")),
+      propose: (command, opts) => engine.calls.propose(command, opts?.requestId),
+      readIndex: engine.calls.read("Leader"),
+      readFence: engine.calls.read("Fence"),
+      transferLeadership: (target) => engine.calls.transferLeadership(target),
+      cancelTransfer: engine.calls.cancelTransfer,
+      changeMembership: (target) => engine.calls.changeMembership(target),
+      publishSnapshot: (snapshot) => engine.calls.publishSnapshot(snapshot),
+      awaitLeadership: engine.publisher.awaitLeadership,
+      awaitFailure: engine.calls.awaitFailure,
       close
     }
     return node

@@ -19,8 +19,8 @@
  *      no node's commit index or emitted log ever moves backwards within an incarnation;
  *   4. the commit_index_regression transcript: a follower loses the tail it had acknowledged
  *      (storage broke its contract); the leader's commit index is beyond the follower's log.
- *      The follower never commits or emits what it does not hold (etcd's panic) — and (known gap,
- *      `it.fails`) it is never re-probed, so it never catches up under the same leader.
+ *      The follower never commits or emits what it does not hold (etcd's panic), and the same
+ *      leader re-probes it from its last index and brings it back up to date.
  */
 import { describe, expect, it } from "@effect/vitest"
 import type { AppendEntriesResponse, RaftMessage } from "../../src/codec/raft/RaftMessage.js"
@@ -223,14 +223,13 @@ describe("B12 commit index never regresses; older appends never undo newer ones"
       expectCommittedAgree(c)
     })
 
-    // KNOWN GAP (liveness only; the storage broke its contract by losing acknowledged entries).
-    // `Replication.onAppendEntriesResponse` drops every rejection with `rejectedIndex <= pr.match`
-    // as stale, and heartbeats to a follower in Replicate are anchored at `pr.match`. n1 keeps
-    // n3's match at 15 although n3 now ends at 12: every heartbeat (prev = 15) is rejected with
-    // rejectedIndex 15 ≤ match 15 and ignored, and the stall detector only re-probes from
-    // `match + 1`, so n3 is never sent 13..15 (and never learns any commit index) while n1 leads.
-    // etcd-io/raft #25 recovers here by letting a heartbeat rejection lower the follower's match.
-    it.fails("…and the same leader brings it back up to date (etcd-io/raft #25)", () => {
+    // Liveness (the storage broke its contract by losing acknowledged entries): n1 still holds
+    // n3's match at 15 although n3 now ends at 12, so its heartbeats (prev = 15) are refused. Such a
+    // refusal answers a frame sent after n1 received n3's last proof of its match (a later
+    // ReadIndex round), so
+    // n1 lowers n3's progress back to Probe at n3's last index + 1 and repairs it under the same
+    // leader (etcd-io/raft #25) instead of waiting for a leader change.
+    it("…and the same leader brings it back up to date (etcd-io/raft #25)", () => {
       const { c, n1 } = truncatedFollower()
       c.propose("n1", bytes("p16"))
       expect(c.advanceUntil(() => c.node("n3").commitIndex === n1.commitIndex, 2000)).toBe(true)

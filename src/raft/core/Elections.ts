@@ -12,6 +12,8 @@ import { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
 import type { DenyReason } from "../../../services/raft/RaftTrace.js"
 import { allVoters, hasQuorum } from "./Quorum.js"
 import type { RaftCore } from "./RaftCore.js"
+import { adoptTerm, becomeFollower, becomeLeader, persistHardState } from "./Roles.js"
+import { resetElectionTimer } from "./Timers.js"
 
 /** The election timer fired on a voter that is not leader. */
 export const onElectionTimeout = (core: RaftCore): void => {
@@ -27,7 +29,7 @@ const startPreVote = (core: RaftCore): void => {
   const round = ++core.roundCounter
   core.preVote = { round, proposedTerm, granted: new Set([core.id]) }
   core.electionStartedAt = core.now
-  core.resetElectionTimer()
+  resetElectionTimer(core)
   core.trace(RaftTraceEvent.PreVoteStarted({ at: core.now, node: core.id, proposedTerm }))
   for (const voter of allVoters(core.config)) {
     if (voter === core.id) continue
@@ -46,15 +48,15 @@ export const campaign = (core: RaftCore, leadershipTransfer: boolean): void => {
   core.preVote = undefined
   core.term += 1
   core.votedFor = core.id
-  core.persistHardState()
+  persistHardState(core)
   core.role = "Candidate"
   core.leader = undefined
   core.votes = new Set([core.id])
   if (core.electionStartedAt === 0 || !leadershipTransfer) core.electionStartedAt = core.now
-  core.resetElectionTimer()
+  resetElectionTimer(core)
   core.trace(RaftTraceEvent.Timeout({ at: core.now, node: core.id, newTerm: core.term }))
   core.metric(RaftMetric.ElectionStarted({ term: core.term }))
-  if (hasQuorum(core.config, (id) => core.votes.has(id))) return core.becomeLeader()
+  if (hasQuorum(core.config, (id) => core.votes.has(id))) return becomeLeader(core)
   for (const voter of allVoters(core.config)) {
     if (voter === core.id) continue
     core.trace(RaftTraceEvent.RequestVote({
@@ -95,8 +97,8 @@ export const onPreVoteResponse = (core: RaftCore, from: NodeId, m: PreVoteRespon
   const pv = core.preVote
   if (m.term > core.term && !m.voteGranted) {
     // The cluster moved on without us; catch up to its term so our next attempt can count.
-    core.adoptTerm(m.term)
-    core.becomeFollower("HigherTermObserved", undefined)
+    adoptTerm(core, m.term)
+    becomeFollower(core, "HigherTermObserved", undefined)
     return
   }
   if (pv === undefined || m.round !== pv.round || m.proposedTerm !== pv.proposedTerm) return
@@ -116,8 +118,8 @@ export const onRequestVote = (core: RaftCore, from: NodeId, m: RequestVote): voi
       core.send(from, { _tag: "RequestVoteResponse", term: core.term, voteGranted: false })
       return
     }
-    core.adoptTerm(m.term)
-    if (core.role !== "Follower" && core.role !== "Learner") core.becomeFollower("HigherTermObserved", undefined)
+    adoptTerm(core, m.term)
+    if (core.role !== "Follower" && core.role !== "Learner") becomeFollower(core, "HigherTermObserved", undefined)
     else core.leader = undefined
   }
   // Order as in the original: StaleTerm, AlreadyVoted, LogNotUpToDate.
@@ -129,13 +131,13 @@ export const onRequestVote = (core: RaftCore, from: NodeId, m: RequestVote): voi
   if (granted) {
     if (core.votedFor !== from) {
       core.votedFor = from
-      core.persistHardState()
+      persistHardState(core)
     }
     // Granting a vote restarts our timer so we do not compete with the candidate (§5.2, Figure 2
     // "Followers": no election until a timeout passes without granting a vote); that includes a
     // pre-vote round of ours still collecting answers.
     core.preVote = undefined
-    core.resetElectionTimer()
+    resetElectionTimer(core)
     core.trace(RaftTraceEvent.VoteGranted({ at: core.now, from: core.id, to: from, term: core.term }))
   } else {
     core.trace(RaftTraceEvent.VoteDenied({ at: core.now, from: core.id, to: from, term: m.term, reasons }))
@@ -145,12 +147,12 @@ export const onRequestVote = (core: RaftCore, from: NodeId, m: RequestVote): voi
 
 export const onRequestVoteResponse = (core: RaftCore, from: NodeId, m: RequestVoteResponse): void => {
   if (m.term > core.term) {
-    core.adoptTerm(m.term)
-    core.becomeFollower("HigherTermObserved", undefined)
+    adoptTerm(core, m.term)
+    becomeFollower(core, "HigherTermObserved", undefined)
     return
   }
   if (core.role !== "Candidate" || m.term !== core.term || !m.voteGranted) return
   if (!allVoters(core.config).has(from)) return
   core.votes.add(from)
-  if (hasQuorum(core.config, (id) => core.votes.has(id))) core.becomeLeader()
+  if (hasQuorum(core.config, (id) => core.votes.has(id))) becomeLeader(core)
 }

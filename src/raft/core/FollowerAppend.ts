@@ -11,6 +11,7 @@ import type { AppendEntries } from "../../codec/raft/RaftMessage.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import { acceptLeaderContact, checkLeaderFrame } from "./LeaderContact.js"
 import type { RaftCore } from "./RaftCore.js"
+import { advanceCommit, appendFollower, truncateFrom } from "./LocalLog.js"
 
 const MAX_INDEX = Number.MAX_SAFE_INTEGER
 
@@ -72,15 +73,15 @@ export const onAppendEntries = (core: RaftCore, from: NodeId, m: AppendEntries):
         // (Caught before any state change above; kept as the last line of defence.)
         return core.refuse(from, "AppendEntries", "AppendEntriesEntryTermOutOfRange")
       }
-      core.truncateFrom(e.index)
+      truncateFrom(core, e.index)
     }
-    core.appendFollower(i === 0 ? m.entries : m.entries.slice(i))
+    appendFollower(core, i === 0 ? m.entries : m.entries.slice(i))
     break
   }
   const matchIndex = m.prevLogIndex + n
   // Rule 5, forward only: commit what the leader committed AND we now hold from it.
   const commit = Math.min(m.leaderCommit, matchIndex)
-  if (commit > core.commitIndex) core.advanceCommit(commit)
+  if (commit > core.commitIndex) advanceCommit(core, commit)
   reply(core, from, true, matchIndex, 0, 0, 0, m.round)
 }
 

@@ -14,6 +14,7 @@ import { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
 import { HEADER_RESERVE } from "./constants.js"
 import * as DedupCache from "./DedupCache.js"
 import type { RaftCore } from "./RaftCore.js"
+import { appendLocal } from "./LocalLog.js"
 import * as Transfer from "./Transfer.js"
 
 // Read once: every property read of a `Data.taggedEnum` builds a fresh constructor (per proposal here).
@@ -92,7 +93,7 @@ const appendAsLeader = (
   if (DedupCache.absorb(core, dedupKey, origin)) return
   const index = core.log.lastIndex + 1
   const entry: CommandEntry = { _tag: "Command", index, term: core.term, command, dedupKey }
-  core.appendLocal(entry)
+  appendLocal(core, entry)
   DedupCache.noteAppended(core, entry)
   if ("local" in origin) core.pendingLocal.set(index, origin.local)
   else core.pendingForwarded.set(index, origin)

@@ -9,6 +9,8 @@
  */
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import type { RaftCore } from "./RaftCore.js"
+import { adoptTerm, becomeFollower } from "./Roles.js"
+import { resetElectionTimer } from "./Timers.js"
 import * as Transfer from "./Transfer.js"
 
 /** Which leader-authored frame is being checked (for refusal traces). */
@@ -38,17 +40,17 @@ export const checkLeaderFrame = (core: RaftCore, from: NodeId, term: number, typ
 
 /** Records contact from `from`, the leader of `term` (which `checkLeaderFrame` accepted). */
 export const acceptLeaderContact = (core: RaftCore, from: NodeId, term: number): void => {
-  if (term > core.term) core.adoptTerm(term)
+  if (term > core.term) adoptTerm(core, term)
   if (core.leaderForTerm === null || core.leaderForTerm.term !== term) {
     core.leaderForTerm = { term, leaderId: from }
     core.ready.persist.leaderForTerm = core.leaderForTerm
   }
   if (core.role === "Candidate" || core.preVote !== undefined || core.leader !== from) {
-    core.becomeFollower("AppendEntriesFromLeader", from)
+    becomeFollower(core, "AppendEntriesFromLeader", from)
   }
   core.leader = from
   core.leaderContactAt = core.now
-  core.resetElectionTimer()
+  resetElectionTimer(core)
   // A leader-authored frame from a transfer's target at a newer term completes it (thesis §3.10).
   Transfer.onLeaderContact(core, from, term)
 }

@@ -25,6 +25,9 @@ import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
 import { Progress } from "./Progress.js"
 import { allReplicas } from "./Quorum.js"
 import type { RaftCore } from "./RaftCore.js"
+import { appendLocal } from "./LocalLog.js"
+import { becomeFollower } from "./Roles.js"
+import { resetElectionTimer } from "./Timers.js"
 import * as Replication from "./Replication.js"
 import * as Transfer from "./Transfer.js"
 
@@ -97,7 +100,7 @@ export const request = (core: RaftCore, handle: number, target: ClusterConfig): 
   const simple = sameSet(current.voters, target.voters)
   const config = simple ? new ConfigPayload({ new: target }) : new ConfigPayload({ old: current, new: target })
   core.membershipChange = { handle, term: core.term, target, finalIndex: simple ? index : undefined }
-  core.appendLocal({ _tag: "Config", index, term: core.term, config })
+  appendLocal(core, { _tag: "Config", index, term: core.term, config })
 }
 
 /**
@@ -115,7 +118,7 @@ export const onTurnEnd = (core: RaftCore): void => {
   if (core.config.old !== undefined && core.configIndex <= core.commitIndex) {
     // §6: C_old,new is committed; now C_new alone.
     const index = core.log.lastIndex + 1
-    core.appendLocal({ _tag: "Config", index, term: core.term, config: new ConfigPayload({ new: core.config.new }) })
+    appendLocal(core, { _tag: "Config", index, term: core.term, config: new ConfigPayload({ new: core.config.new }) })
     if (core.membershipChange !== undefined) core.membershipChange.finalIndex = index
   }
   const p = core.membershipChange
@@ -126,7 +129,7 @@ export const onTurnEnd = (core: RaftCore): void => {
   if (core.config.old === undefined && core.configIndex <= core.commitIndex && !core.config.new.voters.has(core.id)) {
     // Thesis §4.2.2: tell the followers the final entry committed, then leave.
     Replication.heartbeat(core)
-    core.becomeFollower("RemovedFromConfig", undefined)
+    becomeFollower(core, "RemovedFromConfig", undefined)
   }
 }
 
@@ -174,10 +177,10 @@ export const onConfigAdopted = (core: RaftCore): void => {
   if (core.role === "Learner" && voter) {
     // Promoted: a full election timeout before it may campaign.
     core.role = "Follower"
-    core.resetElectionTimer()
+    resetElectionTimer(core)
   } else if (core.role !== "Learner" && !voter) {
     // Demoted or removed (or a rollback undid a promotion): never campaign again under this config.
-    if (core.role === "Candidate" || core.preVote !== undefined) core.becomeFollower("RemovedFromConfig", core.leader)
+    if (core.role === "Candidate" || core.preVote !== undefined) becomeFollower(core, "RemovedFromConfig", core.leader)
     else core.role = "Learner"
   }
 }

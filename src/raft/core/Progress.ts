@@ -20,6 +20,12 @@ export class Progress {
   progressed = false
   /** Highest ReadIndex round this follower echoed at the current term. */
   echoedRound = 0
+  /**
+   * The leader's ReadIndex round when it last received proof of `match` (an acknowledgement
+   * reaching it). A frame stamped with a later round was sent after that proof arrived, hence
+   * reached the follower after it sent the proof (`revealsLostEntries`).
+   */
+  provenRound = 0
 
   /** In Snapshot: the transfer's `lastIncludedIndex`, its size in bytes, and the bytes the follower acknowledged. */
   snapshotIndex = 0
@@ -66,16 +72,41 @@ export class Progress {
     }
   }
 
-  /** Records an acknowledged match; returns true if it moved forward. */
-  acknowledge(matchIndex: number): boolean {
+  /** Records an acknowledged match, received while the leader's round is `round`; returns true if it moved forward. */
+  acknowledge(matchIndex: number, round: number): boolean {
     let moved = false
     if (matchIndex > this.match) {
       this.match = matchIndex
       moved = true
       this.progressed = true
     }
+    if (matchIndex >= this.match && round > this.provenRound) this.provenRound = round
     if (this.next <= this.match) this.next = this.match + 1
     while (this.inflight.length > 0 && this.inflight[0]! <= this.match) this.inflight.shift()
     return moved
+  }
+
+  /**
+   * Whether a rejection of `rejectedIndex`, answering a frame of round `round`, shows that the
+   * follower no longer holds entries it acknowledged: it refuses an index at or below `match` in
+   * answer to a frame sent after the proof of `match` arrived (a later round), so processed after
+   * the follower sent that proof. A rejection the follower sent before its proof — reordered
+   * pipelined batches, a duplicated or delayed answer — answers a frame of a round no later, and
+   * is stale. Only a storage that broke its contract (lost acknowledged writes) gets here;
+   * etcd-io/raft #25 describes the case. While a snapshot streams, the transfer's own
+   * acknowledgement re-establishes `match` instead.
+   */
+  revealsLostEntries(rejectedIndex: number, round: number): boolean {
+    return this.state !== "Snapshot" && rejectedIndex <= this.match && round > this.provenRound
+  }
+
+  /**
+   * The follower lost acknowledged entries: nothing it acknowledged is known any more, so its
+   * `match` restarts from 0 and the probe that follows re-proves its log (§5.3 consistency check)
+   * before it counts toward a commit again. The leader's commit index is untouched: it never
+   * moves backwards.
+   */
+  forgetMatch(): void {
+    this.match = 0
   }
 }

@@ -4,8 +4,10 @@
  * outputs accumulate in a `Ready` that the shell takes, persists, acknowledges and sends.
  *
  * Decisions live in small modules beside this file (elections, replication, the follower's
- * append, forwarding); this file holds the state they share, role transitions, timers and the
- * persistence bookkeeping that enforces "no reply before the write it depends on".
+ * append, forwarding, ...), and so do message dispatch (`Dispatch`), timers (`Timers`), role
+ * transitions (`Roles`) and changes to the local log (`LocalLog`). This file holds the state they
+ * share, the entry points the shell calls (frames, ticks, client requests), and the persistence
+ * bookkeeping that enforces "no reply before the write it depends on".
  */
 import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
 import type { ClientId } from "../../../services/raft/ClientId.js"
@@ -17,28 +19,27 @@ import type { RaftConfig } from "../../../services/raft/RaftConfig.js"
 import type { RaftRole } from "../../../services/raft/RaftRole.js"
 import type { DurableState, LeaderForTerm, StoredSnapshot } from "../../../services/raft/RaftStorage.js"
 import { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
-import type { RaftMessageType, RefusalGate, StepDownReason } from "../../../services/raft/RaftTrace.js"
+import type { RaftMessageType, RefusalGate } from "../../../services/raft/RaftTrace.js"
 import { HEADER_RESERVE } from "./constants.js"
 import * as DedupCache from "./DedupCache.js"
+import * as Dispatch from "./Dispatch.js"
 import * as Elections from "./Elections.js"
-import * as FollowerAppend from "./FollowerAppend.js"
 import * as Forwarding from "./Forwarding.js"
+import { emitCommitted, recomputeConfig } from "./LocalLog.js"
 import type { Prng } from "./Prng.js"
-import { Progress } from "./Progress.js"
-import { allReplicas, allVoters } from "./Quorum.js"
+import type { Progress } from "./Progress.js"
+import { allVoters } from "./Quorum.js"
 import { RaftLog } from "./RaftLog.js"
 import * as ReadIndex from "./ReadIndex.js"
 import { Ready } from "./Ready.js"
 import * as Replication from "./Replication.js"
 import * as Membership from "./Membership.js"
-import * as SnapshotReceive from "./SnapshotReceive.js"
+import type * as SnapshotReceive from "./SnapshotReceive.js"
 import * as Snapshots from "./Snapshots.js"
+import * as Timers from "./Timers.js"
 import * as Transfer from "./Transfer.js"
 
 export { HEADER_RESERVE }
-
-// Read once: every property read of a `Data.taggedEnum` builds a fresh constructor.
-const AdvanceCommitIndex = RaftTraceEvent.AdvanceCommitIndex
 
 export interface CoreOptions {
   readonly id: NodeId
@@ -147,7 +148,7 @@ export class RaftCore {
     this.collisions = new DedupCache.CollisionDetector(options.identity ?? "Auto", this.term)
     this.serial = DedupCache.highestOwnSerial(this)
     this.role = this.isVoter ? "Follower" : "Learner"
-    this.resetElectionTimer()
+    Timers.resetElectionTimer(this)
     // A lone voter needs nobody's permission: lead at once (original: "single voter skips both phases").
     if (this.isSoleVoter) Elections.campaign(this, false)
   }
@@ -168,7 +169,7 @@ export class RaftCore {
     this.log.append(d.entries)
     this.durableLast = this.log.lastIndex
     this.pendingDurableLast = this.durableLast
-    this.recomputeConfig()
+    recomputeConfig(this)
   }
 
   // ---------------------------------------------------------------- queries
@@ -186,13 +187,9 @@ export class RaftCore {
     return this.role === "Leader" || this.now < this.leaderContactAt + this.cfg.electionTimeoutMin
   }
 
-  /** The earliest time the shell must call `tick`. */
+  /** The earliest time the shell must call `tick`; see `Timers.nextDeadline`. */
   nextDeadline(): number {
-    const transfer = Transfer.deadline(this)
-    if (this.role === "Leader") return Math.min(this.heartbeatDeadline, this.checkQuorumDeadline, transfer)
-    // A learner (or a removed node) never campaigns: its election timer is no deadline, else the
-    // shell would spin on a timer that `tick` never rearms.
-    return Math.min(this.isVoter ? this.electionDeadline : Infinity, transfer)
+    return Timers.nextDeadline(this)
   }
 
   /** Budget for entries in one AppendEntries. */
@@ -202,59 +199,16 @@ export class RaftCore {
 
   // ---------------------------------------------------------------- inputs
 
-  /** Fires every timer due at `now`. */
+  /** Fires every timer due at `now`; see `Timers.tick`. */
   tick(now: number): void {
     this.now = now
-    Transfer.onTick(this)
-    if (this.role === "Leader") {
-      if (now >= this.heartbeatDeadline) {
-        this.heartbeatDeadline = now + this.cfg.heartbeatInterval
-        Replication.heartbeat(this)
-      }
-      if (now >= this.checkQuorumDeadline) Replication.checkQuorum(this)
-    } else if (this.isVoter && now >= this.electionDeadline) {
-      Elections.onElectionTimeout(this)
-    }
+    Timers.tick(this)
   }
 
-  /** Handles one decoded frame from `from` (already known to be a well-formed message). */
+  /** Handles one decoded frame from `from` (already known to be a well-formed message); see `Dispatch.receive`. */
   receive(from: NodeId, message: RaftMessage, now: number): void {
     this.now = now
-    if (from === this.id) return this.refuse(from, message._tag, "NotAMember")
-    // Dispatch-boundary gate: a term far beyond ours is a poisoned or corrupt frame (original RefusalGate).
-    const term = messageTerm(message)
-    if (term !== undefined && term > this.term + this.cfg.maxTermJump) {
-      return this.refuse(from, message._tag, "ImplausibleTermJump")
-    }
-    if (Membership.isUnsolicitedResponse(this, from, message)) return this.refuse(from, message._tag, "ResponseNotExpected")
-    switch (message._tag) {
-      case "PreVote":
-        return Elections.onPreVote(this, from, message)
-      case "PreVoteResponse":
-        return Elections.onPreVoteResponse(this, from, message)
-      case "RequestVote":
-        return Elections.onRequestVote(this, from, message)
-      case "RequestVoteResponse":
-        return Elections.onRequestVoteResponse(this, from, message)
-      case "AppendEntries":
-        return FollowerAppend.onAppendEntries(this, from, message)
-      case "AppendEntriesResponse":
-        return Replication.onAppendEntriesResponse(this, from, message)
-      case "Forward":
-        return Forwarding.onForward(this, from, message)
-      case "ForwardResponse":
-        return Forwarding.onForwardResponse(this, from, message)
-      case "TimeoutNow":
-        return Transfer.onTimeoutNow(this, from, message)
-      case "ReadIndexRequest":
-        return ReadIndex.onReadIndexRequest(this, from, message)
-      case "ReadIndexResponse":
-        return ReadIndex.onReadIndexResponse(this, from, message)
-      case "InstallSnapshot":
-        return SnapshotReceive.onInstallSnapshot(this, from, message)
-      case "InstallSnapshotResponse":
-        return Snapshots.onInstallSnapshotResponse(this, from, message)
-    }
+    Dispatch.receive(this, from, message)
   }
 
   /** Proposes a command; see `Forwarding.propose`. */
@@ -328,7 +282,7 @@ export class RaftCore {
       Replication.replicateAll(this)
     }
     if (this.role === "Leader" && this.isSoleVoter) Replication.maybeCommit(this)
-    this.emitCommitted()
+    emitCommitted(this)
     const out = this.ready
     this.ready = done !== undefined && done !== out ? done.reset() : new Ready()
     this.pendingDurableLast = this.log.lastIndex
@@ -339,127 +293,6 @@ export class RaftCore {
   onPersisted(): void {
     this.durableLast = Math.min(this.pendingDurableLast, this.log.lastIndex)
     if (this.role === "Leader") Replication.maybeCommit(this)
-  }
-
-  // ---------------------------------------------------------------- shared transitions
-
-  resetElectionTimer(): void {
-    this.electionDeadline = this.now + this.rng.between(this.cfg.electionTimeoutMin, this.cfg.electionTimeoutMax)
-  }
-
-  /** Adopts a newer term: clears the vote, persists both atomically. */
-  adoptTerm(term: number): void {
-    if (term <= this.term) return
-    this.term = term
-    this.votedFor = null
-    // A pre-vote round asked for the term after the one it started in; once our term moves it is
-    // stale, and late grants for it must not start a real election (which would bump past a term
-    // we may just have voted in, deposing its fresh leader — the disruption PreVote exists to
-    // prevent, thesis §9.6).
-    this.preVote = undefined
-    this.persistHardState()
-  }
-
-  persistHardState(): void {
-    this.ready.persist.hardState = { term: this.term, votedFor: this.votedFor }
-  }
-
-  /** Leaves Leader/Candidate (or a pre-vote) and becomes a follower (or learner) of `leader`. */
-  becomeFollower(reason: StepDownReason, leader: NodeId | undefined): void {
-    const wasLeader = this.role === "Leader"
-    if (wasLeader) Replication.abandonLeadership(this, reason)
-    this.preVote = undefined
-    this.votes.clear()
-    const role: RaftRole = this.isVoter ? "Follower" : "Learner"
-    if (this.role !== role || wasLeader) {
-      this.trace(RaftTraceEvent.BecomeFollower({ at: this.now, node: this.id, term: this.term, reason }))
-    }
-    this.role = role
-    this.leader = leader
-    this.heartbeatDeadline = Infinity
-    this.checkQuorumDeadline = Infinity
-    this.resetElectionTimer()
-  }
-
-  becomeLeader(): void {
-    this.role = "Leader"
-    this.leader = this.id
-    this.preVote = undefined
-    this.votes.clear()
-    this.progress.clear()
-    const next = this.log.lastIndex + 1
-    for (const peer of allReplicas(this.config)) if (peer !== this.id) this.progress.set(peer, new Progress(next))
-    this.trace(RaftTraceEvent.BecomeLeader({ at: this.now, node: this.id, term: this.term }))
-    this.metric(RaftMetric.ElectionWon({ term: this.term, elapsedMs: this.now - this.electionStartedAt }))
-    this.leaderForTerm = { term: this.term, leaderId: this.id }
-    this.ready.persist.leaderForTerm = this.leaderForTerm
-    // §5.4.2 / thesis §6.4: commit an entry of our own term before anything else counts.
-    this.appendLocal({ _tag: "NoOp", index: this.log.lastIndex + 1, term: this.term })
-    this.heartbeatDeadline = this.now + this.cfg.heartbeatInterval
-    this.checkQuorumDeadline = this.now + this.rng.between(this.cfg.electionTimeoutMin, this.cfg.electionTimeoutMax)
-    this.electionDeadline = Infinity
-    DedupCache.onBecomeLeader(this)
-    Transfer.onBecomeLeader(this)
-  }
-
-  // ---------------------------------------------------------------- log bookkeeping
-
-  /** Appends one entry as leader (durable at the end of the turn, replicated at takeReady). */
-  appendLocal(entry: LogEntry): void {
-    this.log.appendOne(entry)
-    this.ready.persist.append.push(entry)
-    if (entry._tag === "Config") this.adoptConfig(entry.config, entry.index)
-    this.dirty = true
-  }
-
-  /** Appends a follower batch that continues the log exactly. */
-  appendFollower(entries: ReadonlyArray<LogEntry>): void {
-    this.log.append(entries)
-    for (const e of entries) {
-      this.ready.persist.append.push(e)
-      if (e._tag === "Config") this.adoptConfig(e.config, e.index)
-    }
-  }
-
-  /** Removes an uncommitted suffix; a config entry in it rolls back (§6, "effective membership"). */
-  truncateFrom(index: number): void {
-    this.log.truncateFrom(index)
-    this.ready.truncate(index)
-    if (this.durableLast >= index) this.durableLast = index - 1
-    if (this.configIndex >= index) this.recomputeConfig()
-  }
-
-  adoptConfig(config: ConfigPayload, index: number): void {
-    const changed = config !== this.config
-    this.config = config
-    this.configIndex = index
-    if (changed) Membership.onConfigAdopted(this)
-  }
-
-  /** Re-derives membership from the log, then the snapshot, then bootstrap. */
-  recomputeConfig(): void {
-    for (let i = this.log.lastIndex; i > this.log.snapshotIndex; i--) {
-      const e = this.log.entry(i)!
-      if (e._tag === "Config") return this.adoptConfig(e.config, i)
-    }
-    this.adoptConfig(this.snapshotConfig ?? this.bootstrap, this.snapshotConfig !== undefined ? this.log.snapshotIndex : 0)
-  }
-
-  advanceCommit(index: number): void {
-    if (index <= this.commitIndex) return
-    if (this.tracing) this.trace(AdvanceCommitIndex({ at: this.now, node: this.id, old: this.commitIndex, new: index }))
-    this.commitIndex = index
-  }
-
-  private emitCommitted(): void {
-    const upTo = Math.min(this.commitIndex, this.log.lastIndex)
-    if (upTo <= this.lastEmitted) return
-    for (const entry of this.log.range(this.lastEmitted + 1, upTo)) {
-      this.ready.committed.push(entry)
-      DedupCache.checkCollision(this, entry)
-      if (this.role === "Leader") Forwarding.onLeaderCommitted(this, entry)
-    }
-    this.lastEmitted = upTo
   }
 
   // ---------------------------------------------------------------- outputs
@@ -480,26 +313,5 @@ export class RaftCore {
   refuse(from: NodeId, messageType: RaftMessageType, gate: RefusalGate): void {
     this.trace(RaftTraceEvent.FrameRefused({ at: this.now, node: this.id, from, messageType, gate }))
     this.metric(RaftMetric.FrameRefused({ gate }))
-  }
-}
-
-/** The term a frame claims, for the dispatch-boundary gate (forwarding frames carry none). */
-const messageTerm = (m: RaftMessage): number | undefined => {
-  switch (m._tag) {
-    case "Forward":
-    case "ForwardResponse":
-    case "ReadIndexRequest":
-    case "ReadIndexResponse":
-      return undefined
-    case "PreVote":
-    case "RequestVote":
-    case "RequestVoteResponse":
-    case "PreVoteResponse":
-    case "AppendEntries":
-    case "AppendEntriesResponse":
-    case "InstallSnapshot":
-    case "InstallSnapshotResponse":
-    case "TimeoutNow":
-      return m.term
   }
 }

@@ -15,6 +15,8 @@ import type { Progress } from "./Progress.js"
 import * as DedupCache from "./DedupCache.js"
 import { allVoters, hasQuorum, quorumIndex } from "./Quorum.js"
 import type { RaftCore } from "./RaftCore.js"
+import { advanceCommit } from "./LocalLog.js"
+import { adoptTerm, becomeFollower } from "./Roles.js"
 import * as ReadIndex from "./ReadIndex.js"
 import * as Transfer from "./Transfer.js"
 import * as Snapshots from "./Snapshots.js"
@@ -134,8 +136,8 @@ export const respondingFollower = (
   messageType: "AppendEntriesResponse" | "InstallSnapshotResponse"
 ): Progress | undefined => {
   if (term > core.term) {
-    core.adoptTerm(term)
-    core.becomeFollower("HigherTermObserved", undefined)
+    adoptTerm(core, term)
+    becomeFollower(core, "HigherTermObserved", undefined)
     return undefined
   }
   if (core.role !== "Leader" || term < core.term) return undefined
@@ -155,7 +157,7 @@ export const onAppendEntriesResponse = (core: RaftCore, from: NodeId, m: AppendE
     if (m.matchIndex > core.log.lastIndex) return core.refuse(from, "AppendEntriesResponse", "AppendEntriesIndexOutOfRange")
     // A same-term answer, accepted or not, shows the follower still follows us (ReadIndex evidence).
     ReadIndex.onEcho(core, pr, m.echoedRound)
-    const moved = pr.acknowledge(m.matchIndex)
+    const moved = pr.acknowledge(m.matchIndex, core.reads.round)
     if (pr.state === "Probe") pr.becomeReplicate()
     if (moved) maybeCommit(core)
     fill(core, from, pr)
@@ -164,8 +166,13 @@ export const onAppendEntriesResponse = (core: RaftCore, from: NodeId, m: AppendE
   }
   ReadIndex.onEcho(core, pr, m.echoedRound)
   // A rejection of something the follower already proved it holds is stale (reordered or
-  // duplicated); so is a rejection of anything but our outstanding probe.
-  if (m.rejectedIndex <= pr.match) return
+  // duplicated) — unless it answers a frame sent after that proof arrived: then the follower lost
+  // entries it acknowledged (its storage broke the contract), and without lowering `match` every
+  // heartbeat (anchored at `match`) would be refused forever and the follower never repaired under
+  // this leader (etcd-io/raft #25). An echo above our current round is not genuine. A rejection
+  // of anything but our outstanding probe is stale too.
+  const lost = m.echoedRound <= core.reads.round && pr.revealsLostEntries(m.rejectedIndex, m.echoedRound)
+  if (m.rejectedIndex <= pr.match && !lost) return
   if (pr.state === "Probe" && m.rejectedIndex !== pr.next - 1) return
   core.trace(RaftTraceEvent.AppendEntriesRejected({
     at: core.now,
@@ -180,6 +187,8 @@ export const onAppendEntriesResponse = (core: RaftCore, from: NodeId, m: AppendE
     const ours = core.log.lastIndexOfTerm(m.conflictTerm)
     if (ours > 0) next = ours + 1
   }
+  // Back to Probe from the follower's hint: its last index + 1 when its log is too short.
+  if (lost) pr.forgetMatch()
   pr.becomeProbe()
   pr.next = Math.max(pr.match + 1, Math.min(next, m.rejectedIndex))
   sendAppend(core, from, pr, true)
@@ -191,7 +200,7 @@ export const onAppendEntriesResponse = (core: RaftCore, from: NodeId, m: AppendE
  */
 export const maybeCommit = (core: RaftCore): void => {
   const idx = quorumIndex(core.config, (id) => (id === core.id ? core.durableLast : core.progress.get(id)?.match ?? 0))
-  if (idx > core.commitIndex && core.log.termAt(idx) === core.term) core.advanceCommit(idx)
+  if (idx > core.commitIndex && core.log.termAt(idx) === core.term) advanceCommit(core, idx)
 }
 
 /** CheckQuorum: a leader that has not heard from a quorum within an election timeout steps down. */
@@ -204,7 +213,7 @@ export const checkQuorum = (core: RaftCore): void => {
   }
   if (!ok) {
     // Same term: stepping down for lost contact is not evidence of a newer leader.
-    core.becomeFollower("LostQuorum", undefined)
+    becomeFollower(core, "LostQuorum", undefined)
     return
   }
   core.checkQuorumDeadline = core.now + core.rng.between(core.cfg.electionTimeoutMin, core.cfg.electionTimeoutMax)

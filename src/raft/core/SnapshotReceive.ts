@@ -23,6 +23,7 @@ import type { NodeId } from "../../../services/raft/NodeId.js"
 import { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
 import { acceptLeaderContact, checkLeaderFrame } from "./LeaderContact.js"
 import type { RaftCore } from "./RaftCore.js"
+import { advanceCommit, recomputeConfig } from "./LocalLog.js"
 import { persistSnapshot } from "./Snapshots.js"
 
 const MAX_INDEX = Number.MAX_SAFE_INTEGER
@@ -124,11 +125,11 @@ const install = (core: RaftCore, r: Reassembly, config: ConfigPayload): void => 
   // Rule 6: an entry at the snapshot's index with the snapshot's term means the log after it is
   // the leader's too (Log Matching): keep it. Rule 7: otherwise discard the whole log.
   persistSnapshot(core, stored, core.log.termAt(r.index) === r.term)
-  core.advanceCommit(r.index)
+  advanceCommit(core, r.index)
   // The consumer replaces its state with the snapshot, then applies what commits after it.
   core.ready.install = stored
   core.lastEmitted = r.index
-  core.recomputeConfig()
+  recomputeConfig(core)
 }
 
 const reply = (core: RaftCore, to: NodeId, lastIncludedIndex: number, nextOffset: number, echoedRound: number): void => {

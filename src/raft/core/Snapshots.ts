@@ -184,7 +184,7 @@ export const onInstallSnapshotResponse = (core: RaftCore, from: NodeId, m: Insta
   if (pr.state !== "Snapshot" || m.lastIncludedIndex !== pr.snapshotIndex) return
   if (m.nextOffset >= pr.snapshotTotal) {
     core.trace(RaftTraceEvent.InstallSnapshotAccepted({ at: core.now, from, to: core.id, lastIncludedIndex: pr.snapshotIndex }))
-    const moved = pr.acknowledge(pr.snapshotIndex)
+    const moved = pr.acknowledge(pr.snapshotIndex, core.reads.round)
     pr.becomeProbe()
     if (moved) Replication.maybeCommit(core)
     Replication.replicateTo(core, from, pr)

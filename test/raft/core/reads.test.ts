@@ -9,6 +9,7 @@ import type { AppendEntriesResponse } from "../../../src/codec/raft/RaftMessage.
 import { ClusterConfig, ConfigPayload } from "../../../services/raft/ClusterConfig.js"
 import { RaftConfig } from "../../../services/raft/RaftConfig.js"
 import { CoreCluster } from "../../../src/testing/CoreCluster.js"
+import { appendLocal } from "../../../src/raft/core/LocalLog.js"
 import type { Outcome } from "../../../src/raft/core/Ready.js"
 import { awaitLeader, bytes, committedByIndex, committedCommands, voters } from "./helpers.js"
 
@@ -181,7 +182,7 @@ describe("readIndex", () => {
     const next = ClusterConfig.ofVoters(l.id, "d", "e")
     c.isolate("d")
     c.isolate("e")
-    l.appendLocal({ _tag: "Config", index: l.log.lastIndex + 1, term: l.term, config: new ConfigPayload({ old, new: next }) })
+    appendLocal(l, { _tag: "Config", index: l.log.lastIndex + 1, term: l.term, config: new ConfigPayload({ old, new: next }) })
     c.process()
     c.advance(5)
     const h = c.readIndex(l.id)

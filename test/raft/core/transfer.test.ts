@@ -7,6 +7,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ClusterConfig, ConfigPayload } from "../../../services/raft/ClusterConfig.js"
 import { RaftConfig } from "../../../services/raft/RaftConfig.js"
+import { appendLocal } from "../../../src/raft/core/LocalLog.js"
 import { CoreCluster } from "../../../src/testing/CoreCluster.js"
 import { append, awaitLeader, bytes, leadersByTerm, nid, voters } from "./helpers.js"
 
@@ -132,7 +133,7 @@ describe("leadership transfer", () => {
     // An uncommitted configuration entry: a membership change is in progress.
     const others = ["a", "b", "c"].filter((id) => id !== t)
     others.forEach((id) => c.isolate(id))
-    leader.appendLocal({ _tag: "Config", index: leader.log.lastIndex + 1, term: leader.term, config: new ConfigPayload({ new: ClusterConfig.of(["a", "b", "c"], []) }) })
+    appendLocal(leader, { _tag: "Config", index: leader.log.lastIndex + 1, term: leader.term, config: new ConfigPayload({ new: ClusterConfig.of(["a", "b", "c"], []) }) })
     c.process()
     expect(c.outcomes.get(c.transferLeadership(leader.id, t))).toEqual({ _tag: "MembershipChangeInProgress" })
   })

@@ -1,0 +1,224 @@
+/**
+ * The engine's callers: how an API call becomes a mailbox input, and the bookkeeping of every
+ * caller that waits — by handle — until the core resolves its request, the caller gives up, or the
+ * node closes (then each gets a typed failure; none is left hanging).
+ *
+ * Callers wait in `Effect.async` callbacks kept in plain maps, not a `Deferred` each; a caller's
+ * fiber is watched (`Callers`) instead of a canceler per call, and one that gives up gets the same
+ * `Cancel` a canceler would send. Proposals, reads and transfers are cancelled in the core too; a
+ * membership change is not (interrupting stops the wait, not the change).
+ */
+import { Effect } from "effect"
+import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
+import type { CommandEntry, Snapshot } from "../../../services/raft/LogEntry.js"
+import type { NodeId } from "../../../services/raft/NodeId.js"
+import { LeadershipLost, NotLeader } from "../../../services/raft/RaftErrors.js"
+import type { PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
+import type { RaftNodeFailure } from "../../../services/raft/RaftNode.js"
+import type { Ready } from "../core/Ready.js"
+import { Callers } from "./Callers.js"
+import { answer, toResult } from "./Inputs.js"
+import type { Cut, Input, ProposeInput, ProposeResult } from "./Inputs.js"
+import type { Mailbox } from "./Mailbox.js"
+import { changeResult } from "./MembershipRequests.js"
+import type { ChangeResult } from "./MembershipRequests.js"
+import type { EngineMetrics } from "./RaftMetrics.js"
+import { readWaiter, transferWaiter } from "./Requests.js"
+import type { ReadResult, TransferResult, Waiter } from "./Requests.js"
+
+const closedNotLeader = () => new NotLeader({ leader: undefined, reason: "node is closed" })
+
+export class Calls {
+  /** Proposals in the core, by handle. */
+  private readonly waiting = new Map<number, ProposeInput>()
+  /** Reads and transfers in the core, by handle (proposals are in `waiting`). */
+  private readonly requests = new Map<number, Waiter>()
+  /** `changeMembership` callers, by handle. */
+  private readonly changes = new Map<number, (result: ChangeResult) => void>()
+  private nextHandle = 1
+  /** The node closed: calls are answered at once, nothing new reaches the mailbox. */
+  closed = false
+  private failure: RaftNodeFailure | undefined = undefined
+  private readonly failureWaiters: Array<(f: RaftNodeFailure) => void> = []
+
+  constructor(
+    private readonly mailbox: Mailbox<Input>,
+    private readonly stats: EngineMetrics
+  ) {}
+
+  // ------------------------------------------------------------ API side (any fiber)
+
+  /**
+   * Proposes `command`. The caller waits in `Effect.async` with no canceler: its fiber is watched
+   * instead (`Callers`), and a caller that gives up gets the same `Cancel` a canceler would send.
+   */
+  propose(command: Uint8Array, requestId: number | undefined): ProposeResult {
+    return Effect.async<CommandEntry, NotLeader | LeadershipLost | PayloadTooLarge>((resume) => {
+      if (this.closed) {
+        resume(Effect.fail(closedNotLeader()))
+        return
+      }
+      const handle = this.nextHandle++
+      const watch = this.callers.watch(handle)
+      this.mailbox.push({ _tag: "Propose", handle, command, requestId, resume, watch, startedAt: 0 })
+      if (watch === undefined) return Effect.sync(() => this.gaveUp(handle))
+    })
+  }
+
+  /** The caller of `handle` gave up: forget it, and tell the core (`Cancel`). */
+  private readonly gaveUp = (handle: number): void => {
+    this.waiting.delete(handle)
+    this.requests.delete(handle)
+    if (!this.closed) this.mailbox.push({ _tag: "Cancel", handle })
+  }
+
+  private readonly callers = new Callers(this.gaveUp)
+
+  /** `readIndex` (`Leader`: leader only) or `readFence` (`Fence`: any role). */
+  read(mode: "Leader" | "Fence"): ReadResult {
+    return this.request(readWaiter, (handle, waiter) => ({ _tag: "Read", handle, mode, waiter }))
+  }
+
+  transferLeadership(target: NodeId): TransferResult {
+    return this.request(
+      (resume: (r: TransferResult) => void) => transferWaiter(target, resume),
+      (handle, waiter) => ({ _tag: "Transfer", handle, target, waiter })
+    )
+  }
+
+  readonly cancelTransfer: Effect.Effect<void> = Effect.sync(() => {
+    if (!this.closed) this.mailbox.push({ _tag: "CancelTransfer" })
+  })
+
+  /** Sends a request to the core; interrupting the caller cancels it there (`Cancel`, see `propose`). */
+  private request<A, E>(
+    makeWaiter: (resume: (r: Effect.Effect<A, E>) => void) => Waiter,
+    toInput: (handle: number, waiter: Waiter) => Input
+  ): Effect.Effect<A, E> {
+    return Effect.async<A, E>((resume) => {
+      if (this.closed) return makeWaiter(resume).rejectClosed()
+      const handle = this.nextHandle++
+      const watch = this.callers.watch(handle)
+      const answered = watch === undefined ? resume : (r: Effect.Effect<A, E>) => {
+        watch.release(handle)
+        resume(r)
+      }
+      this.mailbox.push(toInput(handle, makeWaiter(answered)))
+      if (watch === undefined) return Effect.sync(() => this.gaveUp(handle))
+    })
+  }
+
+  /** Starts a membership change (§6); see `RaftNode.changeMembership`. Interrupting stops the wait, not the change. */
+  changeMembership(target: ClusterConfig): ChangeResult {
+    return Effect.async((resume) => {
+      if (this.closed) return resume(Effect.fail(closedNotLeader()))
+      const handle = this.nextHandle++
+      this.mailbox.push({ _tag: "ChangeMembership", handle, target, resume })
+      return Effect.sync(() => void this.changes.delete(handle))
+    })
+  }
+
+  /** Hands the core a consumer snapshot (copied: the caller may reuse its buffer); see `RaftNode.publishSnapshot`. */
+  publishSnapshot(snapshot: Snapshot): Effect.Effect<void> {
+    return Effect.sync(() => {
+      if (!this.closed) {
+        this.mailbox.push({ _tag: "PublishSnapshot", throughIndex: snapshot.throughIndex, state: snapshot.state.slice() })
+      }
+    })
+  }
+
+  /** The replay point for `committedFrom` (empty and final once closed). */
+  cut(fromIndex: number): Effect.Effect<Cut> {
+    return Effect.async<Cut>((resume) => {
+      if (this.closed) return resume(Effect.succeed({ items: [], upTo: Infinity }))
+      this.mailbox.push({ _tag: "Cut", fromIndex, resume: (c) => resume(Effect.succeed(c)) })
+    })
+  }
+
+  /** Completes with the error the node failed with (fail-stop). */
+  readonly awaitFailure: Effect.Effect<RaftNodeFailure> = Effect.async<RaftNodeFailure>((resume) => {
+    if (this.failure !== undefined) return resume(Effect.succeed(this.failure))
+    const w = (f: RaftNodeFailure) => resume(Effect.succeed(f))
+    this.failureWaiters.push(w)
+    return Effect.sync(() => {
+      const i = this.failureWaiters.indexOf(w)
+      if (i >= 0) this.failureWaiters.splice(i, 1)
+    })
+  })
+
+  // ------------------------------------------------------------ engine side (the owning fiber)
+
+  /** The core accepted proposal `p` at `now`: it waits for its outcome. */
+  proposed(p: ProposeInput, now: number): void {
+    p.startedAt = now
+    this.waiting.set(p.handle, p)
+    this.stats.proposed()
+  }
+
+  /** A read or transfer reached the core: it waits for its outcome. */
+  requested(handle: number, waiter: Waiter): void {
+    this.requests.set(handle, waiter)
+  }
+
+  /** A membership change reached the core: it waits for its outcome. */
+  changeRequested(handle: number, resume: (result: ChangeResult) => void): void {
+    this.changes.set(handle, resume)
+  }
+
+  /** The caller of `handle` gave up (its `Cancel` came through the mailbox). */
+  cancelled(handle: number): void {
+    this.waiting.delete(handle)
+    this.requests.delete(handle)
+  }
+
+  /** Completes the callers `ready` resolved (proposals, reads, transfers, membership changes). */
+  resolve(ready: Ready, now: number): void {
+    for (const r of ready.resolutions) {
+      const proposal = this.waiting.get(r.handle)
+      if (proposal === undefined) {
+        const waiter = this.requests.get(r.handle)
+        if (waiter === undefined) continue
+        this.requests.delete(r.handle)
+        waiter.complete(r.outcome)
+        continue
+      }
+      this.waiting.delete(r.handle)
+      this.stats.resolved(proposal.startedAt, r.outcome._tag === "Proposed", now)
+      answer(proposal, toResult(r.outcome))
+    }
+    for (const r of ready.membership) {
+      const resume = this.changes.get(r.handle)
+      if (resume === undefined) continue
+      this.changes.delete(r.handle)
+      resume(changeResult(r.outcome))
+    }
+  }
+
+  /** The node failed with `error`: tell whoever awaits it (before `close`). */
+  failed(error: RaftNodeFailure): void {
+    this.failure = error
+    for (const w of this.failureWaiters.splice(0)) w(error)
+  }
+
+  /**
+   * Closes: every waiting caller gets a typed failure, and so does every call still queued in the
+   * mailbox. False when already closed.
+   */
+  close(reason: string): boolean {
+    if (this.closed) return false
+    this.closed = true
+    for (const [, proposal] of this.waiting) answer(proposal, Effect.fail(new LeadershipLost({ reason })))
+    this.waiting.clear()
+    for (const [, waiter] of this.requests) waiter.close(reason)
+    this.requests.clear()
+    for (const [, resume] of this.changes) resume(Effect.fail(new LeadershipLost({ reason })))
+    this.changes.clear()
+    for (const input of this.mailbox.takeAll()) {
+      if (input._tag === "Propose") answer(input, Effect.fail(closedNotLeader()))
+      if (input._tag === "Cut") input.resume({ items: [], upTo: Infinity })
+      if (input._tag === "Read" || input._tag === "Transfer") input.waiter.rejectClosed()
+      if (input._tag === "ChangeMembership") input.resume(Effect.fail(closedNotLeader()))
+    }
+    return true
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Sending a turn's messages, after its write is durable. Each message is encoded and handed to the
+ * transport — synchronously through its fast path when it has one, else as the `sendTo` Effect
+ * the caller runs. The same AppendEntries for several followers (a broadcast of one batch) is
+ * encoded once: frames are immutable once sent, so they can share the bytes.
+ */
+import type { Effect } from "effect"
+import { encodeRaftMessage } from "../../codec/raft/RaftCodec.js"
+import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
+import type { RaftTransport } from "../../../services/raft/RaftTransport.js"
+import type { Outbound } from "../core/Ready.js"
+import type { RaftTransportFastPath } from "./TransportFastPath.js"
+
+export class Outbox {
+  /** The last message sent in this `Ready` and its bytes (an identical AppendEntries reuses them). */
+  private lastSent: Outbound | undefined = undefined
+  private lastBytes: Uint8Array | undefined = undefined
+
+  constructor(
+    private readonly transport: RaftTransport,
+    /** The transport's synchronous send, when it has one. */
+    private readonly fast: RaftTransportFastPath | undefined
+  ) {}
+
+  /** A new `Ready` starts: nothing sent yet to share bytes with. */
+  reset(): void {
+    this.lastSent = undefined
+  }
+
+  /** Sends `out`: `undefined` when done synchronously, else the Effect that sends it (run it now). */
+  send(out: Outbound): Effect.Effect<void> | undefined {
+    const last = this.lastSent
+    const bytes = last !== undefined && sameAppend(last.message, out.message) ? this.lastBytes! : encodeRaftMessage(out.message)
+    this.lastSent = out
+    this.lastBytes = bytes
+    return this.fast !== undefined ? this.fast.trySend(out.to, bytes) : this.transport.sendTo(out.to, bytes)
+  }
+}
+
+/**
+ * True when `b` is an AppendEntries that encodes to the same bytes as `a`: same header and the
+ * very same entry objects (log entries are immutable, so identity implies equal bytes).
+ */
+const sameAppend = (a: RaftMessage, b: RaftMessage): boolean => {
+  if (a._tag !== "AppendEntries" || b._tag !== "AppendEntries") return false
+  if (
+    a.term !== b.term || a.prevLogIndex !== b.prevLogIndex || a.prevLogTerm !== b.prevLogTerm ||
+    a.leaderCommit !== b.leaderCommit || a.round !== b.round || a.entries.length !== b.entries.length
+  ) return false
+  for (let i = 0; i < a.entries.length; i++) if (a.entries[i] !== b.entries[i]) return false
+  return true
+}
