@@ -89,6 +89,9 @@ export type { SeamRaftTransportStats } from "../layers/SeamRaftTransport.js"
 export { validateDurableState } from "../layers/validateDurableState.js"
 export { validateWriteBatch } from "../layers/validateWriteBatch.js"
 
+// Game facade.
+export * from "./game/index.js"
+
 // Wire formats.
 export * from "./codec/index.js"
 export * as RaftWire from "./codec/raft/RaftMessage.js"

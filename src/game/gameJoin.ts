@@ -1,0 +1,110 @@
+/**
+ * `gameJoin` and `gameSpectate`: the appoint-the-host bootstrap, joiner side
+ * (kuilt-behaviour §1.6). A joiner starts a Raft node that knows no voters and lists itself as a
+ * learner — it never campaigns, it only waits for a leader's entries — declares itself on the
+ * presence map, and waits for the host to seat it. A player reports its commit index on presence
+ * while it waits, which is how the host sees that it caught up as a learner.
+ */
+import { Duration, Effect, Fiber, Stream } from "effect"
+import type { Scope } from "effect"
+import type { Seam } from "../../services/Seam.js"
+import { ClusterConfig } from "../../services/raft/ClusterConfig.js"
+import type { RaftNodeStartError } from "../raft/RaftNode.js"
+import { InvalidGameOptions, JoinTimeout, RosterFull, SpectatorsClosed } from "./errors.js"
+import type { GameOptions, GameSession } from "./GameSession.js"
+import { sessionOf, startNode, withSession } from "./GameSession.js"
+import { awaitValue } from "./watch.js"
+
+export interface GameJoinOptions extends GameOptions {
+  /** How long to wait for a seat (or, for a spectator, a place). Default 10 s. */
+  readonly joinTimeout?: Duration.DurationInput
+}
+
+const DEFAULT_JOIN_TIMEOUT = Duration.seconds(10)
+
+const timeoutOf = (options: GameJoinOptions): Duration.Duration | InvalidGameOptions => {
+  const d = Duration.decodeUnknown(options.joinTimeout ?? DEFAULT_JOIN_TIMEOUT)
+  return d._tag === "Some" && Duration.isFinite(d.value)
+    ? d.value
+    : new InvalidGameOptions({ reason: `joinTimeout must be a finite duration` })
+}
+
+/**
+ * Joins the game hosted on `seam`'s session as a player, bound to the caller's `Scope` (the seam
+ * is taken over: do not collect its `incoming` afterwards). Returns once this peer is a voter.
+ * Fails with `RosterFull` when the host closes admission without it, `JoinTimeout` when no seat
+ * came within `joinTimeout`, `InvalidGameOptions`, or a `RaftNodeStartError`; on failure the
+ * session (node, channels, seam) is closed.
+ */
+export const gameJoin = (
+  seam: Seam,
+  options: GameJoinOptions = {}
+): Effect.Effect<GameSession, RosterFull | JoinTimeout | InvalidGameOptions | RaftNodeStartError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const timeout = timeoutOf(options)
+    if (timeout instanceof InvalidGameOptions) return yield* timeout
+    const selfId = seam.selfId as string
+    return yield* withSession(seam, options, (parts) =>
+      Effect.gen(function*() {
+        const node = yield* startNode(parts, ClusterConfig.of([], [selfId]), options)
+        yield* parts.presence.set({ t: "present", commit: 0 })
+        const reporter = yield* node.commitIndex.changes.pipe(
+          Stream.runForEach((commit) => parts.presence.set({ t: "present", commit })),
+          Effect.forkIn(parts.scope)
+        )
+        const seated = awaitValue(node.membership, (m) => ((m.voters as ReadonlySet<string>).has(selfId) ? true : undefined))
+        const shutOut = parts.presence.awaitMatch((slots) => {
+          for (const slot of slots.values()) {
+            if (slot.t === "closed" && !slot.voters.includes(selfId)) return slot.voters
+          }
+          return undefined
+        }).pipe(Effect.flatMap((voters) => new RosterFull({ selfId, voters })))
+        yield* Effect.raceFirst(seated, shutOut).pipe(
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () => new JoinTimeout({ selfId, as: "player", waitedMillis: Duration.toMillis(timeout) })
+          })
+        )
+        // Seated: the host no longer needs our progress reports.
+        yield* Fiber.interrupt(reporter)
+        return sessionOf(parts, node)
+      }))
+  })
+
+/**
+ * Joins as a spectator: a permanent learner that receives every committed action but never
+ * votes (there is no spectator-to-player promotion). Returns once the host has seated it. Fails
+ * with `SpectatorsClosed` when the host takes no spectators, `JoinTimeout` (as `"spectator"`) when
+ * no place came in time, `InvalidGameOptions`, or a `RaftNodeStartError`.
+ */
+export const gameSpectate = (
+  seam: Seam,
+  options: GameJoinOptions = {}
+): Effect.Effect<GameSession, SpectatorsClosed | JoinTimeout | InvalidGameOptions | RaftNodeStartError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const timeout = timeoutOf(options)
+    if (timeout instanceof InvalidGameOptions) return yield* timeout
+    const selfId = seam.selfId as string
+    return yield* withSession(seam, options, (parts) =>
+      Effect.gen(function*() {
+        const node = yield* startNode(parts, ClusterConfig.of([], [selfId]), options)
+        yield* parts.presence.set({ t: "spectate", commit: 0 })
+        // Our own bootstrap config already lists us as a learner; a seat is a config from the
+        // leader, which has voters.
+        const seated = awaitValue(node.membership, (m) =>
+          m.voters.size > 0 && (m.learners as ReadonlySet<string>).has(selfId) ? true : undefined)
+        const refused = parts.presence.awaitMatch((slots) => {
+          for (const [id, slot] of slots) {
+            if ((slot.t === "host" || slot.t === "closed") && !slot.spectators) return id
+          }
+          return undefined
+        }).pipe(Effect.flatMap((host) => new SpectatorsClosed({ selfId, host })))
+        yield* Effect.raceFirst(seated, refused).pipe(
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () => new JoinTimeout({ selfId, as: "spectator", waitedMillis: Duration.toMillis(timeout) })
+          })
+        )
+        return sessionOf(parts, node)
+      }))
+  })

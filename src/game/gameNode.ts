@@ -1,0 +1,31 @@
+/**
+ * `gameNode`: the roster-given bootstrap (seed page 004). Every peer knows the full voter set up
+ * front (from matchmaking, say) and passes the same one; Raft's own election picks the leader, so
+ * there is no appoint-the-host step and no presence handshake.
+ */
+import { Effect } from "effect"
+import type { Scope } from "effect"
+import type { Seam } from "../../services/Seam.js"
+import { ClusterConfig } from "../../services/raft/ClusterConfig.js"
+import type { RaftNodeStartError } from "../raft/RaftNode.js"
+import { NotInRoster } from "./errors.js"
+import type { GameOptions, GameSession } from "./GameSession.js"
+import { sessionOf, startNode, withSession } from "./GameSession.js"
+
+/**
+ * Starts this peer's session of a game whose voters are `voterIds` (the same set on every peer).
+ * Takes over `seam` (do not collect its `incoming` afterwards) and lives in the caller's `Scope`.
+ * Fails with `NotInRoster` — before touching the seam — when `seam.selfId` is not in `voterIds`,
+ * and with a `RaftNodeStartError` when the node cannot start (bad config, unreadable storage).
+ */
+export const gameNode = (
+  seam: Seam,
+  voterIds: Iterable<string>,
+  options: GameOptions = {}
+): Effect.Effect<GameSession, NotInRoster | RaftNodeStartError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const voters = [...new Set(voterIds)].sort()
+    if (!voters.includes(seam.selfId)) return yield* new NotInRoster({ selfId: seam.selfId, voters })
+    return yield* withSession(seam, options, (parts) =>
+      Effect.map(startNode(parts, ClusterConfig.of(voters), options), (node) => sessionOf(parts, node)))
+  })
