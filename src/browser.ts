@@ -3,3 +3,4 @@
  * the browser WebSocket constructor land here.)
  */
 export * from "./index.js"
+export { WebSocketConstructorLive } from "../layers/browser/WebSocketConstructor.js"

@@ -96,3 +96,7 @@ export * from "./game/index.js"
 export * from "./codec/index.js"
 export * as RaftWire from "./codec/raft/RaftMessage.js"
 export { decodeRaftMessage, encodeRaftMessage, entryWireSize, RaftCodec } from "./codec/raft/RaftCodec.js"
+
+// WebSocket fabric: the client loom and the wire protocol (the host is in `kuilt/node`).
+export * from "./websocket/index.js"
+export * as WebSocketWire from "./websocket/Protocol.js"

@@ -3,3 +3,15 @@
  * can import from one place. (The WebSocket host and SQLite storage land here.)
  */
 export * from "./index.js"
+// WebSocket fabric: the host, and Node's WebSocket constructor for `WebSocketLoom.join`.
+export * as WebSocketHost from "../layers/node/WebSocketHost.js"
+export { AuthRejected } from "../layers/node/WebSocketHostOptions.js"
+export type {
+  HelloInfo,
+  HostCounters,
+  MemberStats,
+  Principal,
+  RoomStats,
+  WebSocketHostOptions
+} from "../layers/node/WebSocketHostOptions.js"
+export { layerWebSocketConstructor as WebSocketConstructorNode } from "@effect/platform-node/NodeSocket"
