@@ -4,9 +4,10 @@
  * aliases `@effect/vitest` to this module when it bundles a suite).
  *
  * It covers what the suites use: `describe`, `it` / `it.effect` / `it.scoped` / `it.live` /
- * `it.scopedLive` / `it.skip`, and an `expect` with the common matchers (deep equality follows
- * vitest's `toEqual`: structural, undefined properties ignored, typed arrays by element). Tests
- * run one after another; each result is recorded, never thrown, so one failure cannot hide others.
+ * `it.scopedLive` / `it.skip` (and `skipIf` on `it.effect` / `it.scoped`), and an `expect` with
+ * the common matchers (deep equality follows vitest's `toEqual`: structural, undefined
+ * properties ignored, typed arrays by element). Tests run one after another; each result is
+ * recorded, never thrown, so one failure cannot hide others.
  */
 import { Cause, Effect, Exit, TestContext } from "effect"
 import type { Scope } from "effect"
@@ -59,16 +60,22 @@ const plain = (name: string, body: Body<unknown>, timeout?: Timeout) =>
     await body()
   }, timeout)
 
+const skip = (name: string, _body?: unknown, _timeout?: Timeout) => register(name, () => Promise.resolve(), undefined, true)
+
+/** Adds vitest's `skipIf(condition)` to a test registrar: the registrar itself, or `skip`. */
+const withSkipIf = <F extends (name: string, body: never, timeout?: Timeout) => void>(f: F) =>
+  Object.assign(f, { skipIf: (condition: unknown) => (condition ? skip : f) })
+
 export const it = Object.assign(plain, {
-  effect: <E>(name: string, body: Body<Effect.Effect<unknown, E, never>>, timeout?: Timeout) =>
-    register(name, () => runEffect(Effect.provide(Effect.suspend(body), TestContext.TestContext)), timeout),
-  scoped: <E>(name: string, body: Body<Effect.Effect<unknown, E, Scope.Scope>>, timeout?: Timeout) =>
-    register(name, () => runEffect(Effect.provide(Effect.scoped(Effect.suspend(body)), TestContext.TestContext)), timeout),
+  effect: withSkipIf(<E>(name: string, body: Body<Effect.Effect<unknown, E, never>>, timeout?: Timeout) =>
+    register(name, () => runEffect(Effect.provide(Effect.suspend(body), TestContext.TestContext)), timeout)),
+  scoped: withSkipIf(<E>(name: string, body: Body<Effect.Effect<unknown, E, Scope.Scope>>, timeout?: Timeout) =>
+    register(name, () => runEffect(Effect.provide(Effect.scoped(Effect.suspend(body)), TestContext.TestContext)), timeout)),
   live: <E>(name: string, body: Body<Effect.Effect<unknown, E, never>>, timeout?: Timeout) =>
     register(name, () => runEffect(Effect.suspend(body)), timeout),
   scopedLive: <E>(name: string, body: Body<Effect.Effect<unknown, E, Scope.Scope>>, timeout?: Timeout) =>
     register(name, () => runEffect(Effect.scoped(Effect.suspend(body))), timeout),
-  skip: (name: string, _body?: unknown, _timeout?: Timeout) => register(name, () => Promise.resolve(), undefined, true)
+  skip
 })
 
 /** vitest-style deep equality: structural, `undefined`-valued keys ignored, typed arrays by element. */
