@@ -71,6 +71,11 @@ export interface RaftNode {
    * the proposal was in flight: it may still commit, retry with the same `requestId`), or
    * `NotLeader` (the node is closed). With no known leader the call waits (interrupt it to give
    * up; a parked proposal whose caller gave up is never sent).
+   *
+   * A forwarded proposal also fails with `LeadershipLost` once the leader it went to can no longer
+   * answer: this node sees a higher term or another leader, becomes candidate or leader itself,
+   * or the transport loses that peer. It is not re-sent. Read `LeadershipLost` as "outcome
+   * unknown" (the entry may sit in some log and commit later), never as a definite rejection.
    */
   readonly propose: (
     command: Uint8Array,

@@ -103,10 +103,16 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
       ),
       Effect.forkScoped
     )
+    // A forward sent to a peer that leaves the transport can never be answered: tell the core.
+    const peers = yield* options.transport.peers.changes.pipe(
+      Stream.runForEach((set) => Effect.sync(() => engine.mailbox.push({ _tag: "Peers", peers: set }))),
+      Effect.forkScoped
+    )
     const loop = yield* Effect.forkScoped(engine.run)
     const close = Effect.gen(function*() {
       yield* engine.shutdown("node closed")
       yield* Fiber.interrupt(loop)
+      yield* Fiber.interrupt(peers)
       if (pump !== undefined) yield* Fiber.interrupt(pump)
     })
     // Runs before the forked fibers are interrupted (finalizers run last-added first).

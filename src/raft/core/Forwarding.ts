@@ -5,6 +5,14 @@
  * proposal until one is known; a parked proposal whose caller gave up is never sent. The dedup key
  * is stamped here, by the proposing node, and rides the forward hop unchanged. A forward's answer
  * is accepted only from the peer it was sent to (the request id is just a local nonce).
+ *
+ * A forward is stranded once its peer can no longer be the one to answer it: this node saw a
+ * higher term, another leader for the term, became candidate or leader itself, or the transport
+ * lost the peer. Nothing else would ever answer it (a crashed leader's `pendingForwarded` died
+ * with it), so it fails with `LeadershipLost`: outcome unknown, as for a leader's own proposals
+ * when it steps down. It is not re-sent: the caller retries with the same request id, and the new
+ * leader's dedup cache (or the consumer's `ClientSessionTable`) keeps that exactly-once. While
+ * the transport reports the known leader gone, new proposals park instead of following it.
  */
 import type { Forward, ForwardResponse } from "../../codec/raft/RaftMessage.js"
 import type { DedupKey } from "../../../services/raft/ClientId.js"
@@ -29,6 +37,8 @@ export interface Parked {
 
 export interface InFlight extends Parked {
   readonly sentTo: NodeId
+  /** Our term when it was sent: `sentTo` was the leader we knew for that term. */
+  readonly term: number
 }
 
 /** An over-budget proposal, refused before anything enters the log (exact numbers, §2.5). */
@@ -65,10 +75,22 @@ export const propose = (
   // it); a caller-pinned id above it moves it too, so later automatic serials stay above it.
   core.serial = Math.max(core.serial, dedupKey.requestId)
   const p: Parked = { handle, command, dedupKey }
-  if (core.role === "Leader") appendAsLeader(core, p.command, p.dedupKey, { local: handle })
-  else if (core.leader !== undefined) sendForward(core, p, core.leader)
+  if (core.role === "Leader") return void appendAsLeader(core, p.command, p.dedupKey, { local: handle })
+  const to = forwardTarget(core)
+  if (to !== undefined) sendForward(core, p, to)
   else core.parked.push(p)
   return undefined
+}
+
+/**
+ * Where a proposal goes now: the leader we know, unless the transport reports it gone (a forward
+ * to it could never be answered, so the proposal parks until a leader the transport can reach is
+ * known). With no peer set reported (a bare core), the known leader.
+ */
+const forwardTarget = (core: RaftCore): NodeId | undefined => {
+  const leader = core.leader
+  if (leader === undefined) return undefined
+  return core.transportPeers === undefined || core.transportPeers.has(leader) ? leader : undefined
 }
 
 const appendAsLeader = (
@@ -102,18 +124,66 @@ const appendAsLeader = (
 }
 
 const sendForward = (core: RaftCore, p: Parked, leader: NodeId): void => {
-  core.forwards.set(p.handle, { ...p, sentTo: leader })
+  core.forwards.set(p.handle, { handle: p.handle, command: p.command, dedupKey: p.dedupKey, sentTo: leader, term: core.term })
   core.send(leader, { _tag: "Forward", clientRequestId: p.handle, command: p.command, dedupKey: p.dedupKey })
 }
 
 /** Called at the end of every turn: parked proposals go out as soon as a leader is known. */
 export const flushParked = (core: RaftCore): void => {
-  if (core.parked.length === 0 || core.leader === undefined) return
-  const batch = core.parked.splice(0)
-  for (const p of batch) {
-    if (core.role === "Leader") appendAsLeader(core, p.command, p.dedupKey, { local: p.handle })
-    else sendForward(core, p, core.leader)
+  if (core.parked.length === 0) return
+  if (core.role === "Leader") {
+    for (const p of core.parked.splice(0)) appendAsLeader(core, p.command, p.dedupKey, { local: p.handle })
+    return
   }
+  const to = forwardTarget(core)
+  if (to === undefined) return
+  for (const p of core.parked.splice(0)) sendForward(core, p, to)
+}
+
+/**
+ * Called at the end of every turn, before parked proposals go out: fails the forwards whose peer
+ * stopped being our leader (see the header). Walks the table only when the term or the leader
+ * changed since the last walk: a forward sent since then was sent under the current view.
+ */
+export const failStranded = (core: RaftCore): void => {
+  if (core.forwards.size === 0) return
+  if (core.term === core.forwardsTerm && core.leader === core.forwardsLeader) return
+  core.forwardsTerm = core.term
+  core.forwardsLeader = core.leader
+  for (const f of core.forwards.values()) {
+    const why = strandedBy(core, f)
+    if (why !== undefined) strand(core, f, why)
+  }
+}
+
+/** Why `f`'s peer can no longer answer it, or `undefined` while it still may. */
+const strandedBy = (core: RaftCore, f: InFlight): string | undefined => {
+  if (core.role === "Leader" || core.role === "Candidate") {
+    return `this node became ${core.role.toLowerCase()} at term ${core.term} before ${f.sentTo} answered a forwarded proposal`
+  }
+  if (core.term > f.term) {
+    return `term ${core.term} began before ${f.sentTo}, leader of term ${f.term}, answered a forwarded proposal`
+  }
+  if (core.leader !== undefined && core.leader !== f.sentTo) {
+    return `${core.leader} leads term ${core.term}, not ${f.sentTo} to which the proposal was forwarded`
+  }
+  // No leader known (an election timeout at the same term, a pre-vote): the old leader may
+  // still be alive and answer, so keep waiting; a real election bumps the term.
+  return undefined
+}
+
+/** The transport's peer set is now `peers`: a forward sent to a peer outside it is stranded. */
+export const onPeers = (core: RaftCore, peers: ReadonlySet<NodeId>): void => {
+  core.transportPeers = peers
+  for (const f of core.forwards.values()) {
+    if (!peers.has(f.sentTo)) strand(core, f, `${f.sentTo} left the transport before answering a forwarded proposal`)
+  }
+}
+
+// Outcome unknown: the peer may have appended it, and it may still commit.
+const strand = (core: RaftCore, f: InFlight, reason: string): void => {
+  core.forwards.delete(f.handle)
+  core.ready.resolutions.push({ handle: f.handle, outcome: { _tag: "LeadershipLost", reason } })
 }
 
 export const cancel = (core: RaftCore, handle: number): void => {

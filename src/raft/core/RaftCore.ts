@@ -118,6 +118,11 @@ export class RaftCore {
   serial = 0
   readonly parked: Array<Forwarding.Parked> = []
   readonly forwards = new Map<number, Forwarding.InFlight>()
+  /** The term and leader `forwards` were last checked against (`Forwarding.failStranded`). */
+  forwardsTerm = 0
+  forwardsLeader: NodeId | undefined = undefined
+  /** The transport's peer set as last reported (`peersChanged`); `undefined` until then. */
+  transportPeers: ReadonlySet<NodeId> | undefined = undefined
 
   // Reads (ReadIndex.ts), leadership transfer (Transfer.ts), exactly-once (DedupCache.ts).
   readonly reads = new ReadIndex.ReadState()
@@ -224,6 +229,15 @@ export class RaftCore {
     Transfer.cancelHandle(this, handle)
   }
 
+  /**
+   * The transport's peer set changed to `peers`: forwards sent to a peer no longer in it fail
+   * with `LeadershipLost`; see `Forwarding.onPeers`.
+   */
+  peersChanged(peers: ReadonlySet<NodeId>, now: number): void {
+    this.now = now
+    Forwarding.onPeers(this, peers)
+  }
+
   /** A linearizable read on the leader (`NotLeader` elsewhere); see `ReadIndex.readIndex`. */
   readIndex(handle: number, now: number): void {
     this.now = now
@@ -275,6 +289,7 @@ export class RaftCore {
    */
   takeReady(done?: Ready): Ready {
     Membership.onTurnEnd(this)
+    Forwarding.failStranded(this)
     Forwarding.flushParked(this)
     ReadIndex.flush(this)
     if (this.role === "Leader" && this.dirty) {

@@ -279,6 +279,9 @@ export class Engine {
       case "PublishSnapshot":
         core.compact(input.throughIndex, input.state, now)
         return
+      case "Peers":
+        core.peersChanged(input.peers, now)
+        return
       case "Cut": {
         // Everything emitted so far has been published (publication ends each turn), so the live
         // subscription the caller holds sees exactly what comes after `lastEmitted`.

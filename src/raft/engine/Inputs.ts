@@ -1,7 +1,7 @@
 /**
- * What reaches the engine's mailbox: transport frames (when no fast path drains them) and API
- * calls, each carrying the callback that resumes its caller. The engine's fiber takes them at the
- * start of a turn and hands them to the core (`Engine.handle`).
+ * What reaches the engine's mailbox: transport frames (when no fast path drains them), changes of
+ * the transport's peer set, and API calls, each carrying the callback that resumes its caller. The
+ * engine's fiber takes them at the start of a turn and hands them to the core (`Engine.handle`).
  */
 import { Effect } from "effect"
 import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
@@ -45,6 +45,8 @@ export type Input =
     readonly resume: (result: ChangeResult) => void
   }
   | { readonly _tag: "PublishSnapshot"; readonly throughIndex: number; readonly state: Uint8Array }
+  /** The transport's peer set changed (forwards to a departed peer fail). */
+  | { readonly _tag: "Peers"; readonly peers: ReadonlySet<NodeId> }
 
 /** A consistent replay point for `committedFrom`: items through `upTo`, then the live tail. */
 export interface Cut {
