@@ -3,6 +3,7 @@
  * can import from one place. (The WebSocket host and SQLite storage land here.)
  */
 export * from "./index.js"
+export * as SqlRaftStorage from "../layers/node/SqlRaftStorage.js"
 // WebSocket fabric: the host, and Node's WebSocket constructor for `WebSocketLoom.join`.
 export * as WebSocketHost from "../layers/node/WebSocketHost.js"
 export { AuthRejected } from "../layers/node/WebSocketHostOptions.js"

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 
@@ -29,7 +29,9 @@ describe("the packed package", () => {
       mkdirSync(pkgDir, { recursive: true })
       run("tar", ["-xzf", join(work, tarball!), "-C", pkgDir, "--strip-components=1"], work)
       // Dependencies come from this repository's install (no registry access needed).
-      for (const dep of ["effect", "@effect/platform", "@types/node"]) {
+      // Every runtime dependency the manifest declares (a missing one here is a missing one for users).
+      const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { dependencies: Record<string, string> }
+      for (const dep of [...Object.keys(manifest.dependencies), "@types/node"]) {
         const target = join(project, "node_modules", dep)
         mkdirSync(resolve(target, ".."), { recursive: true })
         symlinkSync(join(root, "node_modules", dep), target, "dir")
@@ -40,15 +42,25 @@ describe("the packed package", () => {
         .join("\n")
       writeFileSync(join(project, "check.mjs"), `${imports}\n${checks}\nconsole.log("ok")\n`)
       expect(run("node", ["check.mjs"], project).trim()).toBe("ok")
-      writeFileSync(join(project, "check.ts"), `${imports}\nexport const all = [${ENTRY_POINTS.map((_, i) => `m${i}`).join(", ")}]\n`)
-      writeFileSync(
-        join(project, "tsconfig.json"),
-        JSON.stringify({
-          compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", strict: true, noEmit: true, skipLibCheck: false, types: [] },
-          files: ["check.ts"]
-        })
-      )
-      run(join(root, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"], project)
+      // Type level: the platform-neutral entry points must type-check without Node's types (a
+      // browser app has none); `kuilt/node` is checked separately, with them.
+      const typeCheck = (entries: ReadonlyArray<string>, types: ReadonlyArray<string>, name: string) => {
+        const file = `${name}.ts`
+        writeFileSync(
+          join(project, file),
+          `${entries.map((e, i) => `import * as m${i} from "${e}"`).join("\n")}\nexport const all = [${entries.map((_, i) => `m${i}`).join(", ")}]\n`
+        )
+        writeFileSync(
+          join(project, `tsconfig.${name}.json`),
+          JSON.stringify({
+            compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", lib: ["ES2022", "DOM"], strict: true, noEmit: true, skipLibCheck: false, types },
+            files: [file]
+          })
+        )
+        run(join(root, "node_modules", ".bin", "tsc"), ["-p", `tsconfig.${name}.json`], project)
+      }
+      typeCheck(["kuilt", "kuilt/browser", "kuilt/testing"], [], "neutral")
+      typeCheck(["kuilt/node"], ["node"], "node")
     } finally {
       rmSync(work, { recursive: true, force: true })
     }
