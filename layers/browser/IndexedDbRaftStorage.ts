@@ -45,7 +45,7 @@ import {
   seal,
   unseal
 } from "./IndexedDbRaftStorageCodec.js"
-import { crc32 } from "./IndexedDbRaftStorageCrc32.js"
+import { crc32 } from "../../src/codec/Crc32.js"
 import * as Idb from "./IndexedDbRaftStorageIdb.js"
 import { type Mirror, planWrite, type WritePlan } from "./IndexedDbRaftStoragePlan.js"
 import { checkEntry, checkLoad, checkMeta, KEY, loadFrom, type RawLoad, type RawMeta, STATE_KEY } from "./IndexedDbRaftStorageVerify.js"

@@ -8,21 +8,22 @@
  * plain objects. Each encoding starts with a format byte so a later version can migrate records
  * one by one.
  *
- * Field encodings reuse the wire codec's `BinaryWriter`/`BinaryReader` (LEB128 indices and terms,
- * u32-prefixed UTF-8 strings and bytes), so the reader's checks (canonical varuints, valid UTF-8,
+ * Entries and configurations use the wire's encoding (`src/codec/raft/EntryCodec.ts`), other fields
+ * the same `BinaryWriter`/`BinaryReader` (LEB128 indices and terms, u32-prefixed UTF-8 strings and
+ * bytes), so the reader's checks (canonical varuints, valid UTF-8,
  * no trailing bytes, lengths within the record) apply here too. Decoding never throws: damage is
  * returned as a reason string, which the caller turns into `CorruptDurableState` or `StorageError`.
  */
 import { Either } from "effect"
-import type { ClientId } from "../../services/raft/ClientId.js"
-import { ClusterConfig, ConfigPayload } from "../../services/raft/ClusterConfig.js"
+import type { ConfigPayload } from "../../services/raft/ClusterConfig.js"
 import type { LogEntry } from "../../services/raft/LogEntry.js"
 import type { NodeId } from "../../services/raft/NodeId.js"
 import type { HardState, LeaderForTerm, SnapshotMeta } from "../../services/raft/RaftStorage.js"
 import type { BinaryReader } from "../../src/codec/BinaryReader.js"
 import { BinaryWriter } from "../../src/codec/BinaryWriter.js"
 import { decodeWith } from "../../src/codec/Codec.js"
-import { crc32 } from "./IndexedDbRaftStorageCrc32.js"
+import { readConfigPayload, readEntry, readId, writeConfigPayload, writeEntry } from "../../src/codec/raft/EntryCodec.js"
+import { crc32 } from "../../src/codec/Crc32.js"
 import { LogShape } from "./IndexedDbRaftStorageLogShape.js"
 import type { TermRun } from "./IndexedDbRaftStorageLogShape.js"
 
@@ -71,51 +72,33 @@ const encode = (write: (w: BinaryWriter) => void): Uint8Array => {
 /** Lone surrogates have no UTF-8 form (they would come back as U+FFFD), so they are refused. */
 const LONE_SURROGATE = /\p{Cs}/u
 
-const id = (w: BinaryWriter, s: string): void => {
+const checkId = (s: string): void => {
   if (LONE_SURROGATE.test(s)) throw new RangeError(`the id ${JSON.stringify(s)} contains a lone surrogate`)
+}
+
+const id = (w: BinaryWriter, s: string): void => {
+  checkId(s)
   w.string(s)
 }
 
-const members = (w: BinaryWriter, ids: ReadonlySet<string>): void => {
-  w.u32(ids.size)
-  for (const x of ids) id(w, x)
+const checkConfigIds = (c: ConfigPayload): void => {
+  for (const half of [c.old, c.new]) {
+    if (half === undefined) continue
+    for (const x of half.voters) checkId(x)
+    for (const x of half.learners) checkId(x)
+  }
 }
-
-const cluster = (w: BinaryWriter, c: ClusterConfig): void => {
-  members(w, c.voters)
-  members(w, c.learners)
-}
-
-const configPayload = (w: BinaryWriter, c: ConfigPayload): void => {
-  w.optional(c.old, cluster)
-  cluster(w, c.new)
-}
-
-const ENTRY_COMMAND = 0
-const ENTRY_NOOP = 1
-const ENTRY_CONFIG = 2
 
 /**
- * The encoding of one entry. Throws `RangeError` for a value outside the entry's domain (the
- * write path validates first, so this only fires for ids with lone surrogates).
+ * The encoding of one entry: the wire's entry encoding (`EntryCodec`). Throws `RangeError` for a
+ * value outside the entry's domain (the write path validates first, so this only fires for ids
+ * with lone surrogates).
  */
-export const encodeEntry = (e: LogEntry): Uint8Array =>
-  encode((w) => {
-    switch (e._tag) {
-      case "Command":
-        w.u8(ENTRY_COMMAND).varuint(e.index).varuint(e.term).bytes(e.command)
-        id(w, e.dedupKey.clientId)
-        w.varuint(e.dedupKey.requestId)
-        return
-      case "NoOp":
-        w.u8(ENTRY_NOOP).varuint(e.index).varuint(e.term)
-        return
-      case "Config":
-        w.u8(ENTRY_CONFIG).varuint(e.index).varuint(e.term)
-        configPayload(w, e.config)
-        return
-    }
-  })
+export const encodeEntry = (e: LogEntry): Uint8Array => {
+  if (e._tag === "Command") checkId(e.dedupKey.clientId)
+  if (e._tag === "Config") checkConfigIds(e.config)
+  return encode((w) => writeEntry(w, e))
+}
 
 export const encodeHardState = (h: HardState): Uint8Array =>
   encode((w) => {
@@ -137,8 +120,9 @@ export interface StoredSnapshotMeta {
 
 export const encodeSnapshotMeta = (s: StoredSnapshotMeta): Uint8Array =>
   encode((w) => {
+    checkConfigIds(s.meta.config)
     w.varuint(s.meta.lastIncludedIndex).varuint(s.meta.lastIncludedTerm)
-    configPayload(w, s.meta.config)
+    writeConfigPayload(w, s.meta.config)
     w.varuint(s.stateLength).u32(s.stateCrc32)
   })
 
@@ -152,11 +136,6 @@ export const encodeLogShape = (log: LogShape): Uint8Array =>
 
 // ---------------------------------------------------------------- reading
 
-/** Ids are at most 255 UTF-16 units: at most 765 UTF-8 bytes. */
-const MAX_ID_BYTES = 1024
-/** A sanity bound on a stored configuration, checked before allocating. */
-const MAX_MEMBERS = 100_000
-
 const decode = <A>(bytes: Uint8Array, read: (r: BinaryReader) => A): Either.Either<A, string> =>
   Either.mapLeft(
     decodeWith(bytes, (r) => {
@@ -169,52 +148,16 @@ const decode = <A>(bytes: Uint8Array, read: (r: BinaryReader) => A): Either.Eith
     (e) => e.message
   )
 
-const readId = (r: BinaryReader): string => r.string(MAX_ID_BYTES)
-
-const readMembers = (r: BinaryReader): ReadonlySet<NodeId> => {
-  const n = r.u32()
-  if (n > MAX_MEMBERS) r.fail(`member count ${n} exceeds ${MAX_MEMBERS}`)
-  const out = new Set<NodeId>()
-  for (let i = 0; i < n; i++) out.add(readId(r) as NodeId)
-  return out
-}
-
-const readCluster = (r: BinaryReader): ClusterConfig =>
-  new ClusterConfig({ voters: readMembers(r), learners: readMembers(r) }, { disableValidation: true })
-
-const readConfigPayload = (r: BinaryReader): ConfigPayload => {
-  const old = r.optional(readCluster)
-  const next = readCluster(r)
-  return new ConfigPayload(old === undefined ? { new: next } : { old, new: next }, { disableValidation: true })
-}
-
-const readEntry = (r: BinaryReader): LogEntry => {
-  const kind = r.u8()
-  const index = r.varuint()
-  const term = r.varuint()
-  switch (kind) {
-    case ENTRY_COMMAND: {
-      const command = r.bytes()
-      const clientId = readId(r) as ClientId
-      return { _tag: "Command", index, term, command, dedupKey: { clientId, requestId: r.varuint() } }
-    }
-    case ENTRY_NOOP:
-      return { _tag: "NoOp", index, term }
-    case ENTRY_CONFIG:
-      return { _tag: "Config", index, term, config: readConfigPayload(r) }
-    default:
-      return r.fail(`unknown entry kind ${kind}`)
-  }
-}
+const readNodeId = (r: BinaryReader): NodeId => readId(r, "node id") as NodeId
 
 /** An entry; its `command` is a view into `bytes` (each IndexedDB read yields fresh bytes). */
 export const decodeEntry = (bytes: Uint8Array): Either.Either<LogEntry, string> => decode(bytes, readEntry)
 
 export const decodeHardState = (bytes: Uint8Array): Either.Either<HardState, string> =>
-  decode(bytes, (r) => ({ term: r.varuint(), votedFor: (r.optional(readId) ?? null) as NodeId | null }))
+  decode(bytes, (r) => ({ term: r.varuint(), votedFor: r.optional(readNodeId) ?? null }))
 
 export const decodeLeaderForTerm = (bytes: Uint8Array): Either.Either<LeaderForTerm, string> =>
-  decode(bytes, (r) => ({ term: r.varuint(), leaderId: readId(r) as NodeId }))
+  decode(bytes, (r) => ({ term: r.varuint(), leaderId: readNodeId(r) }))
 
 export const decodeSnapshotMeta = (bytes: Uint8Array): Either.Either<StoredSnapshotMeta, string> =>
   decode(bytes, (r) => {

@@ -14,7 +14,7 @@ import { Either } from "effect"
 import type { LogEntry } from "../../services/raft/LogEntry.js"
 import type { DurableState, HardState, LeaderForTerm } from "../../services/raft/RaftStorage.js"
 import { validateDurableState } from "../validateDurableState.js"
-import { crc32 } from "./IndexedDbRaftStorageCrc32.js"
+import { crc32 } from "../../src/codec/Crc32.js"
 import {
   decodeEntry,
   decodeHardState,

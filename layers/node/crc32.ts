@@ -1,26 +1,11 @@
 /**
  * CRC-32 (IEEE 802.3, the zlib/PNG polynomial) for the checksums SQL storage keeps beside every
  * row it writes. Node's native `zlib.crc32` (Node ≥ 20.15) is used when present — a snapshot can
- * be tens of MiB and the pure-JS loop would hold the event loop for tens of milliseconds; the
- * table-driven fallback gives the same values on older runtimes.
+ * be tens of MiB and the pure-JS loop would hold the event loop for milliseconds; the portable
+ * implementation (`src/codec/Crc32.ts`) gives the same values on older runtimes.
  */
 import * as zlib from "node:zlib"
-
-const TABLE: Uint32Array = (() => {
-  const t = new Uint32Array(256)
-  for (let n = 0; n < 256; n++) {
-    let c = n
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-    t[n] = c >>> 0
-  }
-  return t
-})()
-
-const crc32Js = (bytes: Uint8Array, seed: number): number => {
-  let c = ~seed >>> 0
-  for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8)
-  return ~c >>> 0
-}
+import { crc32 as crc32Js } from "../../src/codec/Crc32.js"
 
 const native = (zlib as { readonly crc32?: (data: Uint8Array, value?: number) => number }).crc32
 

@@ -48,6 +48,27 @@ describe("RaftCodec", () => {
     expect(cfg._tag === "Config" && cfg.config.old?.sameAs(joint.old!) && cfg.config.new.sameAs(joint.new)).toBe(true)
   })
 
+  it("carries the longest ids the schemas allow, also when every character needs 3 or 4 UTF-8 bytes", () => {
+    // 255 UTF-16 units is the schema's bound; "€" takes 3 UTF-8 bytes, "𝄞" (a surrogate pair) 4.
+    for (const id of ["x".repeat(255), "€".repeat(255), "𝄞".repeat(127) + "€"]) {
+      const config = new ConfigPayload({ new: ClusterConfig.of([id], ["l"]) })
+      const entries: Array<LogEntry> = [
+        { ...entry(8, new Uint8Array([1])), dedupKey: { clientId: id as ClientId, requestId: 1 } },
+        { _tag: "Config", index: 9, term: 3, config }
+      ]
+      const m = Either.getOrThrow(decodeRaftMessage(encodeRaftMessage(append(entries)))) as AppendEntries
+      const [cmd, cfg] = m.entries
+      expect(cmd?._tag === "Command" && cmd.dedupKey.clientId).toBe(id)
+      expect(cfg?._tag === "Config" && [...cfg.config.new.voters]).toEqual([id])
+    }
+  })
+
+  it("refuses an id longer than any id the schemas allow", () => {
+    const tooLong = "€".repeat(256) as ClientId
+    const bytes = encodeRaftMessage(append([{ ...entry(8, new Uint8Array([1])), dedupKey: { clientId: tooLong, requestId: 1 } }]))
+    expect(Either.isLeft(decodeRaftMessage(bytes))).toBe(true)
+  })
+
   it("entryWireSize is exactly the bytes an entry adds to an AppendEntries", () => {
     const base = encodeRaftMessage(append([])).byteLength
     FastCheck.assert(

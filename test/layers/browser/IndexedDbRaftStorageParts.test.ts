@@ -16,7 +16,7 @@ import {
   seal,
   unseal
 } from "../../../layers/browser/IndexedDbRaftStorageCodec.js"
-import { crc32 } from "../../../layers/browser/IndexedDbRaftStorageCrc32.js"
+import { crc32 } from "../../../src/codec/Crc32.js"
 import { FORMAT_MARKER, openDatabase, transact } from "../../../layers/browser/IndexedDbRaftStorageIdb.js"
 import { LogShape } from "../../../layers/browser/IndexedDbRaftStorageLogShape.js"
 import { EMPTY_MIRROR, planWrite } from "../../../layers/browser/IndexedDbRaftStoragePlan.js"

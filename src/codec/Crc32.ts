@@ -1,7 +1,8 @@
 /**
- * CRC-32 (IEEE 802.3, the polynomial of zip, PNG and Ethernet), used by `IndexedDbRaftStorage`
- * to notice a stored record whose bytes changed after they were written (a damaged profile, a
- * hand edit in devtools, a bug in an older version).
+ * CRC-32 (IEEE 802.3, the polynomial of zip, PNG and Ethernet), used by the durable storages to
+ * notice a stored record whose bytes changed after they were written (a damaged disk or profile,
+ * a hand edit, a bug in an older version). Platform-neutral; in Node, `layers/node/crc32.ts`
+ * prefers zlib's native routine and falls back to this one.
  *
  * Why CRC-32 and not a cryptographic hash: the threat is accidental damage, not an adversary who
  * can write the database (such an adversary could rewrite the checksum too). CRC-32 catches every
@@ -32,10 +33,13 @@ const TABLES: ReadonlyArray<Uint32Array> = (() => {
   return tables
 })()
 
-/** The CRC-32 of `bytes` (only the view's own bytes), as an unsigned 32-bit integer. */
-export const crc32 = (bytes: Uint8Array): number => {
+/**
+ * The CRC-32 of `bytes` (only the view's own bytes), continuing from `seed` (the CRC of the bytes
+ * before them; 0 to start): `crc32(b, crc32(a)) === crc32(a ++ b)`. An unsigned 32-bit integer.
+ */
+export const crc32 = (bytes: Uint8Array, seed = 0): number => {
   const [t0, t1, t2, t3] = TABLES as readonly [Uint32Array, Uint32Array, Uint32Array, Uint32Array]
-  let crc = 0xffffffff
+  let crc = ~seed >>> 0
   let i = 0
   const n = bytes.length
   const words = n - (n % 4)
