@@ -8,6 +8,9 @@
  *   event-loop stall seen meanwhile (`perf_hooks.monitorEventLoopDelay`, 1 ms resolution), the
  *   mean number of entries per append the engines wrote (leader and followers) and the writes
  *   (transactions) per second of all three nodes;
+ * - `storage.memory.*`: the same cluster and load on `InMemoryRaftStorage`: what the engines, the
+ *   fabric and the garbage collector cost without any storage — the stall baseline (every
+ *   `throughput` figure also reports the longest GC pause and their total, `gc_*`);
  * - `storage.raft_main_thread.*`: the same with the driver on the main thread (`thread: "main"`)
  *   instead of a worker thread (the default) — the event-loop choice, measured;
  * - `storage.baseline.appends`: raw batched appends with fsync, no Raft: the same number of files
@@ -27,15 +30,17 @@
  * runs during the measurement, as it would in an application.
  */
 import { Context, Effect, Exit, Layer, Scope } from "effect"
-import { monitorEventLoopDelay } from "node:perf_hooks"
+import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { SqlClient } from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { InMemoryLoom } from "../layers/InMemoryLoom.js"
+import * as InMemoryRaftStorage from "../layers/InMemoryRaftStorage.js"
 import * as SqlRaftStorage from "../layers/node/SqlRaftStorage.js"
 import * as SqliteWorkerClient from "../layers/node/SqliteWorkerClient.js"
+import { macrotaskYield } from "../layers/node/macrotaskYield.js"
 import { encodeRun } from "../layers/node/SqlRaftStorageCodec.js"
 import { SeamRaftTransport } from "../layers/SeamRaftTransport.js"
 import { DeliveryPolicy } from "../services/DeliveryPolicy.js"
@@ -56,16 +61,51 @@ const COMPACT_EVERY_MS = 100
 
 // ------------------------------------------------------------------ measuring helpers
 
-/** The longest event-loop stall (ms) while `effect` runs. */
+/** `PerformanceEntry.detail.kind` of a `gc` entry (`perf_hooks.constants.NODE_PERFORMANCE_GC_*`). */
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: "minor",
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: "major",
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: "incremental",
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weakcb"
+}
+
+/**
+ * The longest event-loop stall (ms) while `effect` runs, and the garbage collector's pauses
+ * meanwhile (`gc` performance entries: the longest and their total), so a stall that is a GC
+ * pause can be told from one that is our code.
+ */
 const withStallProbe = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.acquireUseRelease(
     Effect.sync(() => {
       const h = monitorEventLoopDelay({ resolution: 1 })
+      const gc = { max: 0, maxKind: 0, total: 0, count: 0 }
+      const take = (list: ReadonlyArray<{ duration: number; detail?: unknown }>) => {
+        for (const e of list) {
+          if (e.duration > gc.max) gc.maxKind = (e.detail as { kind?: number } | undefined)?.kind ?? 0
+          gc.max = Math.max(gc.max, e.duration)
+          gc.total += e.duration
+          gc.count++
+        }
+      }
+      const observer = new PerformanceObserver((list) => take(list.getEntries()))
+      observer.observe({ entryTypes: ["gc"] })
       h.enable()
-      return h
+      return { h, gc, observer, take }
     }),
-    (h) => Effect.map(effect, (a) => ({ result: a, maxStallMs: round(h.max / 1e6) })),
-    (h) => Effect.sync(() => h.disable())
+    ({ gc, h, observer, take }) =>
+      Effect.map(effect, (a) => {
+        take(observer.takeRecords())
+        return {
+          result: a,
+          maxStallMs: round(h.max / 1e6),
+          p99StallMs: round(h.percentile(99) / 1e6),
+          gcMaxMs: round(gc.max),
+          gcMaxKind: GC_KINDS[gc.maxKind] ?? String(gc.maxKind),
+          gcTotalMs: Math.round(gc.total),
+          gcCount: gc.count
+        }
+      }),
+    ({ h, observer }) => Effect.sync(() => (h.disable(), observer.disconnect()))
   )
 
 /** Writes (transactions) and entries per append, over every write of every node. */
@@ -93,16 +133,33 @@ interface Member {
 }
 
 type Thread = "worker" | "main"
+/**
+ * Where the cluster's storage lives: SQLite (driver in a worker or on the main thread) or memory —
+ * as is (`memory`: synchronous writes on the engine's fast path, the event loop never turns on its
+ * own) or behind the same macrotask yield as `SqlRaftStorage` (`memory_yield`).
+ */
+type Mode = Thread | "memory" | "memory_yield"
 
-const startMember = (loom: InMemoryLoom, cluster: ClusterConfig, dir: string, id: string, host: boolean, thread: Thread) =>
+/** `storage` with every write preceded by `macrotaskYield` (and so off the engine's fast path). */
+const yielding = (storage: RaftStorage): RaftStorage => ({
+  load: storage.load,
+  entries: storage.entries,
+  write: (batch) => Effect.zipRight(macrotaskYield, storage.write(batch))
+})
+
+const startMember = (loom: InMemoryLoom, cluster: ClusterConfig, dir: string, id: string, host: boolean, mode: Mode) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const seam = yield* (host
       ? loom.host({ sessionName: "bench", peerKey: id, maxPeers: 16 })
       : loom.join({ sessionName: "bench", peerKey: id })).pipe(Scope.extend(scope))
-    const storage = yield* SqlRaftStorage.makeSqlite({ filename: join(dir, `${thread}-${id}.sqlite`), thread }).pipe(
-      Scope.extend(scope)
-    )
+    const storage = mode === "memory"
+      ? yield* InMemoryRaftStorage.make()
+      : mode === "memory_yield"
+      ? yielding(yield* InMemoryRaftStorage.make())
+      : yield* SqlRaftStorage.makeSqlite({ filename: join(dir, `${mode}-${id}.sqlite`), thread: mode, ...(process.env.BENCH_NOYIELD ? { yieldToEventLoop: false } : {}) }).pipe(
+        Scope.extend(scope)
+      )
     const node = yield* Raft.make({ cluster, transport: SeamRaftTransport.fromSeam(seam), storage: counted(storage) }).pipe(
       Scope.extend(scope)
     )
@@ -120,15 +177,19 @@ const startMember = (loom: InMemoryLoom, cluster: ClusterConfig, dir: string, id
 const awaitLeader = (members: ReadonlyArray<Member>) =>
   Effect.raceAll(members.map((m) => m.node.awaitLeadership.pipe(Effect.as(m))))
 
-/** The figures' names: the default (driver in a worker thread) is `storage.raft.*`. */
-const prefixOf = (thread: Thread) => (thread === "worker" ? "storage.raft" : "storage.raft_main_thread")
+/**
+ * The figures' names: the default (driver in a worker thread) is `storage.raft.*`; the same
+ * cluster on `InMemoryRaftStorage` is `storage.memory.*` (the engine's and GC's share of a stall).
+ */
+const prefixOf = (mode: Mode) =>
+  mode === "worker" ? "storage.raft" : mode === "main" ? "storage.raft_main_thread" : `storage.${mode}`
 
-const runCluster = (dir: string, thread: Thread) =>
+const runCluster = (dir: string, mode: Mode) =>
   Effect.scoped(Effect.gen(function*() {
     const cluster = ClusterConfig.ofVoters(...VOTERS)
     const loom = yield* InMemoryLoom.make({ policy: DeliveryPolicy.lossy(1 << 16) })
     const members: Array<Member> = []
-    for (const [i, id] of VOTERS.entries()) members.push(yield* startMember(loom, cluster, dir, id, i === 0, thread))
+    for (const [i, id] of VOTERS.entries()) members.push(yield* startMember(loom, cluster, dir, id, i === 0, mode))
     const ref = { current: yield* awaitLeader(members) }
     let errors = 0
     const relocate = Effect.suspend(() => {
@@ -145,13 +206,13 @@ const runCluster = (dir: string, thread: Thread) =>
       yield* propose
       samples.push(now() - t0)
     }
-    emit({ bench: `${prefixOf(thread)}.sequential`, ...summarize(samples), ...(errors > 0 ? { errors } : {}) })
+    emit({ bench: `${prefixOf(mode)}.sequential`, ...summarize(samples), ...(errors > 0 ? { errors } : {}) })
 
     appendStats.writes = 0
     appendStats.entries = 0
     appendStats.allWrites = 0
     errors = 0
-    const { maxStallMs, result: done } = yield* withStallProbe(Effect.gen(function*() {
+    const { gcCount, gcMaxKind, gcMaxMs, gcTotalMs, maxStallMs, p99StallMs, result: done } = yield* withStallProbe(Effect.gen(function*() {
       let done = 0
       const end = now() + THROUGHPUT_MS
       const worker = Effect.gen(function*() {
@@ -165,9 +226,14 @@ const runCluster = (dir: string, thread: Thread) =>
     }))
     const meanBatch = appendStats.writes === 0 ? 1 : appendStats.entries / appendStats.writes
     emit({
-      bench: `${prefixOf(thread)}.throughput.256`,
+      bench: `${prefixOf(mode)}.throughput.256`,
       commits_per_s: Math.round((done - errors) / (THROUGHPUT_MS / 1000)),
       max_stall_ms: maxStallMs,
+      p99_stall_ms: p99StallMs,
+      gc_max_ms: gcMaxMs,
+      gc_max_kind: gcMaxKind,
+      gc_total_ms: gcTotalMs,
+      gc_count: gcCount,
       mean_append_entries: round(meanBatch),
       writes_per_s: Math.round(appendStats.allWrites / (THROUGHPUT_MS / 1000)),
       ...(errors > 0 ? { errors } : {})
@@ -233,6 +299,11 @@ const runBaseline = (dir: string, batch: number, layout: "runs" | "rows", thread
 const main = Effect.acquireUseRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "kuilt-bench-storage-"))),
   (dir) => Effect.gen(function*() {
+    // `BENCH_STORAGE_ONLY=worker|main|memory`: that cluster alone (to profile one mode).
+    const only = process.env.BENCH_STORAGE_ONLY as Mode | undefined
+    if (only !== undefined) return void (yield* runCluster(dir, only))
+    yield* runCluster(dir, "memory")
+    yield* runCluster(dir, "memory_yield")
     const batch = yield* runCluster(dir, "worker")
     yield* runCluster(dir, "main")
     emit({ bench: "storage.baseline.appends", ...(yield* runBaseline(dir, batch, "runs", "worker")) })
@@ -246,6 +317,10 @@ const main = Effect.acquireUseRelease(
       commits_per_s: figure("storage.raft.throughput.256").commits_per_s as number,
       ratio_vs_baseline: ratio("storage.raft.throughput.256", "storage.baseline.appends"),
       max_stall_ms: figure("storage.raft.throughput.256").max_stall_ms as number,
+      gc_max_ms: figure("storage.raft.throughput.256").gc_max_ms as number,
+      memory_commits_per_s: figure("storage.memory.throughput.256").commits_per_s as number,
+      memory_max_stall_ms: figure("storage.memory.throughput.256").max_stall_ms as number,
+      memory_gc_max_ms: figure("storage.memory.throughput.256").gc_max_ms as number,
       sequential_p50_us: figure("storage.raft.sequential").p50_us as number,
       sequential_p99_us: figure("storage.raft.sequential").p99_us as number,
       main_thread_commits_per_s: figure("storage.raft_main_thread.throughput.256").commits_per_s as number,

@@ -1,11 +1,11 @@
 /**
  * Prints IndexedDbRaftStorage's append throughput in headless Chromium as one JSON line
- * (`npm run bench:indexeddb`); see `indexeddb-bench.browser.ts`.
+ * (`npm run bench:indexeddb`); see `pages/indexeddb.browser.ts`.
  */
 import { fileURLToPath } from "node:url"
-import { runInChromium } from "../../support/chromium.js"
+import { runInChromium } from "../test/support/chromium.js"
 
-const entry = fileURLToPath(new URL("./indexeddb-bench.browser.ts", import.meta.url))
+const entry = fileURLToPath(new URL("./pages/indexeddb.browser.ts", import.meta.url))
 runInChromium(entry, { timeoutMs: 90_000 }).then(
   (result) => console.log(JSON.stringify({ bench: "indexeddb.append", ...(result as object) })),
   (e) => {

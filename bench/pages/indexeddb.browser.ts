@@ -2,14 +2,14 @@
  * Throughput of IndexedDbRaftStorage in the page, beside a baseline measured in the same run: raw
  * IndexedDB transactions (same durability, same number of records of the same encoded size per
  * transaction, no validation, codec or checksum; also with `relaxed` durability for context).
- * Reports median entries/s for 1-entry and 64-entry batches; `indexeddb-bench.ts` runs it in Chromium and prints the figures. A figure, not a test:
+ * Reports median entries/s for 1-entry and 64-entry batches; `bench/indexeddb.ts` runs it in Chromium and prints the figures. A figure, not a test:
  * nothing here asserts a speed.
  */
 import { Effect } from "effect"
-import * as IndexedDbRaftStorage from "../../../layers/browser/IndexedDbRaftStorage.js"
-import { encodeEntry, seal } from "../../../layers/browser/IndexedDbRaftStorageCodec.js"
-import type { CommandEntry } from "../../../services/raft/LogEntry.js"
-import { ClientId } from "../../../services/raft/ClientId.js"
+import * as IndexedDbRaftStorage from "../../layers/browser/IndexedDbRaftStorage.js"
+import { encodeEntry, seal } from "../../layers/browser/IndexedDbRaftStorageCodec.js"
+import type { CommandEntry } from "../../services/raft/LogEntry.js"
+import { ClientId } from "../../services/raft/ClientId.js"
 
 const COMMAND = new Uint8Array(16).fill(7)
 const CLIENT = ClientId.make("bench-client")
