@@ -14,22 +14,19 @@
  * Every row carries a CRC-32 over its content *and its key columns*, so a flipped byte, a row
  * edited in place or a row moved to another index is caught at load (`CorruptDurableState`).
  */
-import { ClusterConfig, ConfigPayload } from "../../services/raft/ClusterConfig.js"
+import type { ConfigPayload } from "../../services/raft/ClusterConfig.js"
 import type { ClientId } from "../../services/raft/ClientId.js"
 import type { LogEntry } from "../../services/raft/LogEntry.js"
-import type { NodeId } from "../../services/raft/NodeId.js"
 import type { HardState, LeaderForTerm } from "../../services/raft/RaftStorage.js"
 import { BinaryReader } from "../../src/codec/BinaryReader.js"
 import { BinaryWriter } from "../../src/codec/BinaryWriter.js"
+import { readConfigPayload, readId, writeConfigPayload } from "../../src/codec/raft/EntryCodec.js"
 import { crc32 } from "./crc32.js"
 
 const RUN_FORMAT = 1
 const KIND_COMMAND = 0
 const KIND_NOOP = 1
 const KIND_CONFIG = 2
-/** Longest id in UTF-8 bytes (NodeId, ClientId allow 255 UTF-16 units: up to 765 bytes). */
-const MAX_ID_BYTES = 1024
-const MAX_MEMBERS = 100_000
 
 /** A run is closed after this many entries or (roughly) bytes, whichever comes first. */
 export const RUN_MAX_ENTRIES = 1024
@@ -40,54 +37,19 @@ const writer = new BinaryWriter(64 * 1024)
 
 // ------------------------------------------------------------------ configs
 
-const writeMembers = (w: BinaryWriter, ids: ReadonlySet<NodeId>): void => {
-  w.u32(ids.size)
-  for (const id of ids) w.string(id)
-}
-
-const readId = (r: BinaryReader, what: string): string => {
-  const s = r.string(MAX_ID_BYTES)
-  if (s.length === 0) r.fail(`empty ${what}`)
-  return s
-}
-
-const readMembers = (r: BinaryReader): ReadonlySet<NodeId> => {
-  const n = r.u32()
-  if (n > MAX_MEMBERS || n * 4 > r.remaining) r.fail(`member count ${n} cannot fit`)
-  const out = new Set<NodeId>()
-  for (let i = 0; i < n; i++) out.add(readId(r, "node id") as NodeId)
-  return out
-}
-
-const writeCluster = (w: BinaryWriter, c: ClusterConfig): void => {
-  writeMembers(w, c.voters)
-  writeMembers(w, c.learners)
-}
-
-const readCluster = (r: BinaryReader): ClusterConfig =>
-  new ClusterConfig({ voters: readMembers(r), learners: readMembers(r) }, { disableValidation: true })
-
-const writeConfig = (w: BinaryWriter, c: ConfigPayload): void => {
-  w.optional(c.old, writeCluster)
-  writeCluster(w, c.new)
-}
-
-const readConfig = (r: BinaryReader): ConfigPayload => {
-  const old = r.optional(readCluster)
-  const next = readCluster(r)
-  return new ConfigPayload(old === undefined ? { new: next } : { old, new: next }, { disableValidation: true })
-}
+// Configurations and ids use the wire's encoding (`src/codec/raft/EntryCodec.ts`): one reader
+// with one set of plausibility bounds for every place a configuration is decoded.
 
 /** A config payload alone (the snapshot row's `config` column). */
 export const encodeConfig = (c: ConfigPayload): Uint8Array => {
-  writeConfig(writer.reset(), c)
+  writeConfigPayload(writer.reset(), c)
   return writer.finish()
 }
 
 /** Throws `DecodeError` on malformed bytes. */
 export const decodeConfig = (bytes: Uint8Array): ConfigPayload => {
   const r = new BinaryReader(bytes)
-  const c = readConfig(r)
+  const c = readConfigPayload(r)
   r.finish()
   return c
 }
@@ -109,7 +71,7 @@ export const encodeRun = (entries: ReadonlyArray<LogEntry>, from: number, to: nu
         break
       case "Config":
         w.u8(KIND_CONFIG).varuint(e.term)
-        writeConfig(w, e.config)
+        writeConfigPayload(w, e.config)
         break
     }
   }
@@ -166,7 +128,7 @@ export const decodeRun = (data: Uint8Array, firstIndex: number): Array<LogEntry>
         out.push({ _tag: "NoOp", index, term })
         break
       case KIND_CONFIG:
-        out.push({ _tag: "Config", index, term, config: readConfig(r) })
+        out.push({ _tag: "Config", index, term, config: readConfigPayload(r) })
         break
       default:
         r.fail(`unknown entry kind ${kind}`)
