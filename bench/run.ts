@@ -13,7 +13,7 @@ import {
   runReadBench,
   runSnapshotBench
 } from "./raft.js"
-import { emit, peakRssMiB, printedRecords } from "./stats.js"
+import { runBench } from "./stats.js"
 
 const main = Effect.gen(function*() {
   yield* runNullBench
@@ -22,16 +22,6 @@ const main = Effect.gen(function*() {
   yield* runReadBench
   yield* runFrameBench
   yield* runSnapshotBench
-  emit({ bench: "process.peak_rss", mib: peakRssMiB() })
-  const ratios: Record<string, number> = {}
-  for (const [name, line] of printedRecords()) if (typeof line.ratio === "number") ratios[name] = line.ratio
-  emit({ bench: "summary.ratios", ...ratios })
 })
 
-Effect.runPromise(main).then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e)
-    process.exit(1)
-  }
-)
+runBench(main)

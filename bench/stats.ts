@@ -1,4 +1,5 @@
 /** Small helpers shared by the benchmarks: percentiles, timing, JSON-line output, same-run ratios. */
+import { Effect } from "effect"
 import { performance } from "node:perf_hooks"
 
 export const now = (): number => performance.now()
@@ -69,3 +70,22 @@ export const printedRecords = (): ReadonlyMap<string, BenchRecord> => printed
 
 /** The peak resident set size sampled so far, in MiB. */
 export const peakRssMiB = (): number => round(sampleRss() / (1024 * 1024))
+
+/**
+ * Runs a benchmark program to its end, then prints the peak RSS and a summary line with every
+ * ratio printed so far, and exits (0, or 1 with the error).
+ */
+export const runBench = <E>(main: Effect.Effect<void, E>): void => {
+  Effect.runPromise(Effect.andThen(main, () => {
+    emit({ bench: "process.peak_rss", mib: peakRssMiB() })
+    const ratios: Record<string, number> = {}
+    for (const [name, line] of printedRecords()) if (typeof line.ratio === "number") ratios[name] = line.ratio
+    emit({ bench: "summary.ratios", ...ratios })
+  })).then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e)
+      process.exit(1)
+    }
+  )
+}

@@ -17,7 +17,7 @@ import * as WebSocketHost from "../layers/node/WebSocketHost.js"
 import { ClusterConfig, InMemoryLoom, InMemoryRaftStorage, RaftNode, SeamRaftTransport } from "../src/index.js"
 import type { Seam } from "../services/Seam.js"
 import { WebSocketLoom } from "../src/websocket/WebSocketLoom.js"
-import { emit, now, peakRssMiB, printedRecords, summarize } from "./stats.js"
+import { emit, now, runBench, summarize } from "./stats.js"
 import { hostRelay, kuiltRelay, latency, rawRelay, throughput } from "./websocketRelay.js"
 
 const FRAMES = 40_000
@@ -150,16 +150,6 @@ const main = Effect.gen(function*() {
         Effect.orDie
       ))
   }))
-  emit({ bench: "process.peak_rss", mib: peakRssMiB() })
-  const ratios: Record<string, number> = {}
-  for (const [name, line] of printedRecords()) if (typeof line.ratio === "number") ratios[name] = line.ratio
-  emit({ bench: "summary.ratios", ...ratios })
 })
 
-Effect.runPromise(main).then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e)
-    process.exit(1)
-  }
-)
+runBench(main)

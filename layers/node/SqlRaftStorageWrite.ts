@@ -11,6 +11,7 @@
  */
 import { Effect } from "effect"
 import type { SqlClient } from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
 import type { LogEntry } from "../../services/raft/LogEntry.js"
 import { StorageError } from "../../services/raft/RaftErrors.js"
 import type { HardState, LeaderForTerm, WriteBatch } from "../../services/raft/RaftStorage.js"
@@ -137,11 +138,25 @@ export const writeBatch = (
     return Effect.all(s, { discard: true }).pipe(
       sql.withTransaction,
       Effect.mapError((e) => (e._tag === "SqlError" ? sqlFailure("the write transaction failed")(e) : e)),
+      // `withTransaction` turns a failed COMMIT (or ROLLBACK) into a defect; on SQLite (WAL) the
+      // sync happens at COMMIT, so an fsync or I/O failure lands there. It must be a
+      // `StorageError` like any failed write (fail-stop, typed). SQLite may leave the transaction
+      // open after a failed COMMIT: roll it back (best effort), so none of the batch can persist.
+      Effect.catchAllDefect((defect) =>
+        isSqlError(defect)
+          ? Effect.zipRight(
+            Effect.ignore(sql.unsafe("ROLLBACK").raw),
+            Effect.fail(sqlFailure("the write transaction failed to commit or roll back")(defect))
+          )
+          : Effect.die(defect)
+      ),
       Effect.zipRight(Effect.sync(() => {
         for (const f of plan.commit) f()
       }))
     )
   })
+
+const isSqlError = (u: unknown): u is SqlError => u instanceof SqlError
 
 /** Reads the run at `first`, keeps its entries through `newLast`, and writes it back. */
 const rewriteRun = (

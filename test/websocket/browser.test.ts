@@ -4,7 +4,7 @@
  * a Node process run one Raft cluster through the host.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Exit, Ref, Schedule, Scope, Stream } from "effect"
+import { Chunk, Duration, Effect, Exit, Ref, Runtime, Schedule, Scope, Stream } from "effect"
 import { fileURLToPath } from "node:url"
 import { ClusterConfig, InMemoryRaftStorage, RaftNode, SeamRaftTransport } from "../../src/index.js"
 import { PeerId } from "../../services/PeerId.js"
@@ -79,6 +79,7 @@ describe("WebSocket fabric in Chromium", () => {
           Effect.retry(Schedule.intersect(Schedule.recurs(200), Schedule.spaced(Duration.millis(50)))),
           Effect.orDie
         )))
+      const runtime = yield* Effect.runtime<never>()
       const reports = (yield* browser(async (session) => {
         const pages = await Promise.all(["page-1", "page-2"].map((id) =>
           session.open(page("raft"), { url: host.url, room: "raft", id, ids, count, total })
@@ -86,7 +87,7 @@ describe("WebSocket fabric in Chromium", () => {
         const results = await Promise.all(pages.map((p) => p.result(40_000)))
         // Keep the pages open until the Node node has applied everything too: it may learn the
         // final commit index one heartbeat after the pages did, and from a page that leads.
-        await Effect.runPromise(
+        await Runtime.runPromise(runtime)(
           eventually("the Node node applied every command", Effect.map(Ref.get(applied), (xs) => xs.length >= total), 20_000)
         )
         return results

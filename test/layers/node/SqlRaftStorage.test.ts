@@ -9,6 +9,7 @@ import { writeFileSync } from "node:fs"
 import { SqlClient } from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlRaftStorage from "../../../layers/node/SqlRaftStorage.js"
+import * as SqliteWorkerClient from "../../../layers/node/SqliteWorkerClient.js"
 import { encodeConfig, snapshotChecksum, stateChecksum } from "../../../layers/node/SqlRaftStorageCodec.js"
 import { ClientId } from "../../../services/raft/ClientId.js"
 import { ClusterConfig, ConfigPayload } from "../../../services/raft/ClusterConfig.js"
@@ -234,4 +235,42 @@ describe("SqlRaftStorage on SQLite: failed writes", () => {
       expect(st.hardState.term).toBe(1)
       expect(st.entries).toEqual([cmd(1, 1)])
     }))
+})
+
+describe("SqlRaftStorage on SQLite: a failed COMMIT", () => {
+  // SQLite syncs a WAL transaction at COMMIT, so an I/O or fsync failure surfaces there; a
+  // deferred foreign key violated by a trigger makes COMMIT (and only COMMIT) fail on demand.
+  const clients: ReadonlyArray<readonly [string, (file: string) => Effect.Effect<SqlClient, unknown, Scope.Scope>]> = [
+    ["on the main thread", (file) => Effect.map(Layer.build(SqliteClient.layer({ filename: file })), Context.get(SqlClient))],
+    ["in a worker thread", (file) => SqliteWorkerClient.make({ filename: file })]
+  ]
+  for (const [where, open] of clients) {
+    it.scoped(`fails the write with StorageError, rolls it back, and stops later writes (driver ${where})`, () =>
+      Effect.gen(function*() {
+        const file = freshFile(yield* tempDir())
+        const scope = yield* Scope.make()
+        const sql = yield* open(file).pipe(Scope.extend(scope))
+        const s = yield* Effect.provideService(SqlRaftStorage.make(), SqlClient, sql)
+        yield* s.write({ hardState: { term: 1, votedFor: null }, append: [cmd(1, 1)] })
+        for (
+          const ddl of [
+            "PRAGMA foreign_keys = ON",
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY)",
+            "CREATE TABLE child (pid INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)",
+            "CREATE TRIGGER poison AFTER INSERT ON kuilt_raft_log BEGIN INSERT INTO child VALUES (999); END"
+          ]
+        ) yield* sql.unsafe(ddl).raw
+        const failed = yield* Effect.exit(s.write({ append: [cmd(2, 1)] }))
+        expect(Exit.isFailure(failed) && failed.cause._tag === "Fail" && failed.cause.error._tag).toBe("StorageError")
+        // Rolled back: the connection is out of the failed transaction and the row is not there.
+        const rows = yield* sql.unsafe("SELECT COUNT(*) AS n FROM kuilt_raft_log").values
+        expect(rows[0]![0]).toBe(1)
+        yield* sql.unsafe("DROP TRIGGER poison").raw
+        const after = yield* Effect.exit(s.write({ append: [cmd(2, 1)] }))
+        expect(Exit.isFailure(after) && after.cause._tag === "Fail" && after.cause.error.reason).toMatch(/an earlier write failed/)
+        yield* Scope.close(scope, Exit.void)
+        const st = yield* (yield* openFile(file)).load
+        expect(st.entries).toEqual([cmd(1, 1)])
+      }))
+  }
 })
