@@ -44,23 +44,25 @@ export const idProblem = (id: unknown): string | undefined => {
  * Why a single entry is malformed (ignoring its place in the log), or undefined when it is sound.
  * Shared with the write-side validation so both ends agree on what an entry is.
  */
+/** "entry N", for messages; a top-level function so the hot path allocates no closure per entry. */
+const at = (entry: LogEntry): string => `entry ${describe(entry?.index)}`
+
 export const entryProblem = (entry: LogEntry): string | undefined => {
-  // Built only for a message: this runs for every entry of every write.
-  const at = (): string => `entry ${describe(entry?.index)}`
+  // Runs for every entry of every write: no allocation unless there is a problem to report.
   if (typeof entry !== "object" || entry === null) return `an entry is not an object`
   if (!isPlausibleNumber(entry.index) || entry.index < 1) {
-    return `${at()}: index is not a safe integer in 1..2^53-1`
+    return `${at(entry)}: index is not a safe integer in 1..2^53-1`
   }
-  if (!isPlausibleNumber(entry.term)) return `${at()}: term ${describe(entry.term)} is not a safe integer in 0..2^53-1`
+  if (!isPlausibleNumber(entry.term)) return `${at(entry)}: term ${describe(entry.term)} is not a safe integer in 0..2^53-1`
   switch (entry._tag) {
     case "Command": {
-      if (!(entry.command instanceof Uint8Array)) return `${at()}: command is not a Uint8Array`
+      if (!(entry.command instanceof Uint8Array)) return `${at(entry)}: command is not a Uint8Array`
       const key = entry.dedupKey as unknown
-      if (typeof key !== "object" || key === null) return `${at()}: command has no dedup key`
+      if (typeof key !== "object" || key === null) return `${at(entry)}: command has no dedup key`
       const clientProblem = idProblem(entry.dedupKey.clientId)
-      if (clientProblem !== undefined) return `${at()}: dedup key client id ${clientProblem}`
+      if (clientProblem !== undefined) return `${at(entry)}: dedup key client id ${clientProblem}`
       if (!isPlausibleNumber(entry.dedupKey.requestId)) {
-        return `${at()}: dedup key request id ${describe(entry.dedupKey.requestId)} is not a safe non-negative integer`
+        return `${at(entry)}: dedup key request id ${describe(entry.dedupKey.requestId)} is not a safe non-negative integer`
       }
       return undefined
     }
@@ -68,13 +70,13 @@ export const entryProblem = (entry: LogEntry): string | undefined => {
       return undefined
     case "Config": {
       const p = configProblem(entry.config)
-      return p === undefined ? undefined : `${at()}: ${p}`
+      return p === undefined ? undefined : `${at(entry)}: ${p}`
     }
     default: {
       // Reachable only with data that bypassed the types (decoded bytes, a foreign writer);
       // `never` keeps the switch exhaustive when a new kind is added.
       const unknownKind: never = entry
-      return `${at()}: unknown entry kind ${describe((unknownKind as { readonly _tag?: unknown })._tag)}`
+      return `${at(entry)}: unknown entry kind ${describe((unknownKind as { readonly _tag?: unknown })._tag)}`
     }
   }
 }
