@@ -13,6 +13,7 @@ import type { RaftNodeStartError } from "../raft/RaftNode.js"
 import { InvalidGameOptions, JoinTimeout, RosterFull, SpectatorsClosed } from "./errors.js"
 import type { GameOptions, GameSession } from "./GameSession.js"
 import { sessionOf, startNode, withSession } from "./GameSession.js"
+import type { Presence } from "./Presence.js"
 import { awaitValue } from "./watch.js"
 
 export interface GameJoinOptions extends GameOptions {
@@ -30,6 +31,54 @@ const timeoutOf = (options: GameJoinOptions): Duration.Duration | InvalidGameOpt
 }
 
 /**
+ * What distinguishes a player's join from a spectator's: the presence slot it declares, when it
+ * counts as seated, and how the host tells it no place will come.
+ */
+interface JoinRole<Refused> {
+  readonly as: "player" | "spectator"
+  readonly seated: (membership: ClusterConfig) => boolean
+  readonly refused: (presence: Presence) => Effect.Effect<never, Refused>
+}
+
+/**
+ * The joiner's bootstrap shared by both roles: a node that knows no voters and lists itself as a
+ * learner, a presence slot, and a bounded wait for the seat. A player also reports its commit
+ * index on presence while it waits (the host's catch-up check), and stops once seated.
+ */
+const joinAs = <Refused>(
+  seam: Seam,
+  options: GameJoinOptions,
+  role: JoinRole<Refused>
+): Effect.Effect<GameSession, Refused | JoinTimeout | InvalidGameOptions | RaftNodeStartError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const timeout = timeoutOf(options)
+    if (timeout instanceof InvalidGameOptions) return yield* timeout
+    const selfId = seam.selfId as string
+    return yield* withSession(seam, options, (parts) =>
+      Effect.gen(function*() {
+        const node = yield* startNode(parts, ClusterConfig.of([], [selfId]), options)
+        const slot = role.as === "player" ? "present" : "spectate"
+        yield* parts.presence.set({ t: slot, commit: 0 })
+        const reporter = role.as === "player"
+          ? yield* node.commitIndex.changes.pipe(
+            Stream.runForEach((commit) => parts.presence.set({ t: "present", commit })),
+            Effect.forkIn(parts.scope)
+          )
+          : undefined
+        const seated = awaitValue(node.membership, (m) => (role.seated(m) ? true : undefined))
+        yield* Effect.raceFirst(seated, role.refused(parts.presence)).pipe(
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () => new JoinTimeout({ selfId, as: role.as, waitedMillis: Duration.toMillis(timeout) })
+          })
+        )
+        // Seated: the host no longer needs our progress reports.
+        if (reporter !== undefined) yield* Fiber.interrupt(reporter)
+        return sessionOf(parts, node)
+      }))
+  })
+
+/**
  * Joins the game hosted on `seam`'s session as a player, bound to the caller's `Scope` (the seam
  * is taken over: do not collect its `incoming` afterwards). Returns once this peer is a voter.
  * Fails with `RosterFull` when the host closes admission without it, `JoinTimeout` when no seat
@@ -39,37 +88,20 @@ const timeoutOf = (options: GameJoinOptions): Duration.Duration | InvalidGameOpt
 export const gameJoin = (
   seam: Seam,
   options: GameJoinOptions = {}
-): Effect.Effect<GameSession, RosterFull | JoinTimeout | InvalidGameOptions | RaftNodeStartError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const timeout = timeoutOf(options)
-    if (timeout instanceof InvalidGameOptions) return yield* timeout
-    const selfId = seam.selfId as string
-    return yield* withSession(seam, options, (parts) =>
-      Effect.gen(function*() {
-        const node = yield* startNode(parts, ClusterConfig.of([], [selfId]), options)
-        yield* parts.presence.set({ t: "present", commit: 0 })
-        const reporter = yield* node.commitIndex.changes.pipe(
-          Stream.runForEach((commit) => parts.presence.set({ t: "present", commit })),
-          Effect.forkIn(parts.scope)
-        )
-        const seated = awaitValue(node.membership, (m) => ((m.voters as ReadonlySet<string>).has(selfId) ? true : undefined))
-        const shutOut = parts.presence.awaitMatch((slots) => {
-          for (const slot of slots.values()) {
-            if (slot.t === "closed" && !slot.voters.includes(selfId)) return slot.voters
-          }
-          return undefined
-        }).pipe(Effect.flatMap((voters) => new RosterFull({ selfId, voters })))
-        yield* Effect.raceFirst(seated, shutOut).pipe(
-          Effect.timeoutFail({
-            duration: timeout,
-            onTimeout: () => new JoinTimeout({ selfId, as: "player", waitedMillis: Duration.toMillis(timeout) })
-          })
-        )
-        // Seated: the host no longer needs our progress reports.
-        yield* Fiber.interrupt(reporter)
-        return sessionOf(parts, node)
-      }))
+): Effect.Effect<GameSession, RosterFull | JoinTimeout | InvalidGameOptions | RaftNodeStartError, Scope.Scope> => {
+  const selfId = seam.selfId as string
+  return joinAs(seam, options, {
+    as: "player",
+    seated: (m) => (m.voters as ReadonlySet<string>).has(selfId),
+    refused: (presence) =>
+      presence.awaitMatch((slots) => {
+        for (const slot of slots.values()) {
+          if (slot.t === "closed" && !slot.voters.includes(selfId)) return slot.voters
+        }
+        return undefined
+      }).pipe(Effect.flatMap((voters) => new RosterFull({ selfId, voters })))
   })
+}
 
 /**
  * Joins as a spectator: a permanent learner that receives every committed action but never
@@ -80,31 +112,19 @@ export const gameJoin = (
 export const gameSpectate = (
   seam: Seam,
   options: GameJoinOptions = {}
-): Effect.Effect<GameSession, SpectatorsClosed | JoinTimeout | InvalidGameOptions | RaftNodeStartError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const timeout = timeoutOf(options)
-    if (timeout instanceof InvalidGameOptions) return yield* timeout
-    const selfId = seam.selfId as string
-    return yield* withSession(seam, options, (parts) =>
-      Effect.gen(function*() {
-        const node = yield* startNode(parts, ClusterConfig.of([], [selfId]), options)
-        yield* parts.presence.set({ t: "spectate", commit: 0 })
-        // Our own bootstrap config already lists us as a learner; a seat is a config from the
-        // leader, which has voters.
-        const seated = awaitValue(node.membership, (m) =>
-          m.voters.size > 0 && (m.learners as ReadonlySet<string>).has(selfId) ? true : undefined)
-        const refused = parts.presence.awaitMatch((slots) => {
-          for (const [id, slot] of slots) {
-            if ((slot.t === "host" || slot.t === "closed") && !slot.spectators) return id
-          }
-          return undefined
-        }).pipe(Effect.flatMap((host) => new SpectatorsClosed({ selfId, host })))
-        yield* Effect.raceFirst(seated, refused).pipe(
-          Effect.timeoutFail({
-            duration: timeout,
-            onTimeout: () => new JoinTimeout({ selfId, as: "spectator", waitedMillis: Duration.toMillis(timeout) })
-          })
-        )
-        return sessionOf(parts, node)
-      }))
+): Effect.Effect<GameSession, SpectatorsClosed | JoinTimeout | InvalidGameOptions | RaftNodeStartError, Scope.Scope> => {
+  const selfId = seam.selfId as string
+  return joinAs(seam, options, {
+    as: "spectator",
+    // Our own bootstrap config already lists us as a learner; a seat is a config from the
+    // leader, which has voters.
+    seated: (m) => m.voters.size > 0 && (m.learners as ReadonlySet<string>).has(selfId),
+    refused: (presence) =>
+      presence.awaitMatch((slots) => {
+        for (const [id, slot] of slots) {
+          if ((slot.t === "host" || slot.t === "closed") && !slot.spectators) return id
+        }
+        return undefined
+      }).pipe(Effect.flatMap((host) => new SpectatorsClosed({ selfId, host })))
   })
+}
