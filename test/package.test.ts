@@ -42,6 +42,20 @@ describe("the packed package", () => {
         .join("\n")
       writeFileSync(join(project, "check.mjs"), `${imports}\n${checks}\nconsole.log("ok")\n`)
       expect(run("node", ["check.mjs"], project).trim()).toBe("ok")
+      // The packed SQLite storage works for real: its driver runs in a worker thread started
+      // from source text, which must find better-sqlite3 from the installed package.
+      writeFileSync(
+        join(project, "sqlite.mjs"),
+        `import { Effect } from "effect"
+import { SqlRaftStorage } from "kuilt/node"
+const file = ${JSON.stringify(join(work, "node.sqlite"))}
+const once = (f) => Effect.runPromise(Effect.scoped(Effect.flatMap(SqlRaftStorage.makeSqlite({ filename: file }), f)))
+await once((s) => s.write({ hardState: { term: 3, votedFor: "a" } }))
+const state = await once((s) => s.load)
+console.log(JSON.stringify(state.hardState))
+`
+      )
+      expect(run("node", ["sqlite.mjs"], project).trim()).toBe('{"term":3,"votedFor":"a"}')
       // Type level: the platform-neutral entry points must type-check without Node's types (a
       // browser app has none); `kuilt/node` is checked separately, with them.
       const typeCheck = (entries: ReadonlyArray<string>, types: ReadonlyArray<string>, name: string) => {

@@ -9,7 +9,8 @@
  * single-connection client), transactions hold it from BEGIN to COMMIT. Parameters and rows cross
  * the thread boundary by structured clone (byte arrays are copied, arriving as `Uint8Array`).
  * The worker is started from source text (`eval`), so it needs no separate file, whatever runs
- * this module (tsx, vitest, compiled JS); it loads the same better-sqlite3 this module resolves.
+ * this module (tsx, vitest, compiled JS); it loads the better-sqlite3 this module resolves, which
+ * is why better-sqlite3 is a direct dependency of the package (the packaging test opens a file).
  */
 import { Cause, Effect, Exit, Scope, Stream } from "effect"
 import { createRequire } from "node:module"
