@@ -21,12 +21,12 @@
  * would; the snapshot-transfer nodes do not (their snapshot is the 32 MiB one).
  */
 import { Effect, Exit, Option, Runtime, Scope, Stream } from "effect"
-import { InMemoryLoom } from "../layers/InMemoryLoom.js"
-import * as InMemoryRaftStorage from "../layers/InMemoryRaftStorage.js"
-import { SeamRaftTransport } from "../layers/SeamRaftTransport.js"
-import { DeliveryPolicy } from "../services/DeliveryPolicy.js"
-import type { PeerId } from "../services/PeerId.js"
-import type { Seam } from "../services/Seam.js"
+import { InMemoryLoom } from "../layers/seam/inmemory/InMemoryLoom.js"
+import * as InMemoryRaftStorage from "../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
+import { SeamRaftTransport } from "../layers/raft/transport/SeamRaftTransport.js"
+import { DeliveryPolicy } from "../services/seam/DeliveryPolicy.js"
+import type { PeerId } from "../services/seam/PeerId.js"
+import type { Seam } from "../services/seam/Seam.js"
 import { ClusterConfig } from "../services/raft/ClusterConfig.js"
 import type { RaftNode } from "../services/raft/RaftNode.js"
 import * as Raft from "../src/raft/RaftNode.js"

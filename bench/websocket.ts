@@ -13,10 +13,10 @@
  */
 import { NodeSocket } from "@effect/platform-node"
 import { Effect, Exit, Scope } from "effect"
-import * as WebSocketHost from "../layers/node/WebSocketHost.js"
+import * as WebSocketHost from "../layers/seam/websocket/node/WebSocketHost.js"
 import { ClusterConfig, InMemoryLoom, InMemoryRaftStorage, RaftNode, SeamRaftTransport } from "../src/index.js"
-import type { Seam } from "../services/Seam.js"
-import { WebSocketLoom } from "../src/websocket/WebSocketLoom.js"
+import type { Seam } from "../services/seam/Seam.js"
+import { WebSocketLoom } from "../layers/seam/websocket/client/WebSocketLoom.js"
 import { emit, now, runBench, summarize } from "./stats.js"
 import { hostRelay, kuiltRelay, latency, rawRelay, throughput } from "./websocketRelay.js"
 

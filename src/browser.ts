@@ -3,5 +3,5 @@
  * the browser WebSocket constructor land here.)
  */
 export * from "./index.js"
-export * as IndexedDbRaftStorage from "../layers/browser/IndexedDbRaftStorage.js"
-export { WebSocketConstructorLive } from "../layers/browser/WebSocketConstructor.js"
+export * as IndexedDbRaftStorage from "../layers/raft/storage/indexeddb/IndexedDbRaftStorage.js"
+export { WebSocketConstructorLive } from "../layers/seam/websocket/browser/WebSocketConstructor.js"

@@ -4,12 +4,12 @@
  */
 
 // The transport contract.
-export { DEFAULT_DELIVERY_CAPACITY, DeliveryPolicy } from "../services/DeliveryPolicy.js"
-export { Loom } from "../services/Loom.js"
-export { DEFAULT_MAX_PEERS } from "../services/Pattern.js"
-export type { Pattern, Tag } from "../services/Pattern.js"
-export { freshPeerId, PeerId } from "../services/PeerId.js"
-export { Seam } from "../services/Seam.js"
+export { DEFAULT_DELIVERY_CAPACITY, DeliveryPolicy } from "../services/seam/DeliveryPolicy.js"
+export { Loom } from "../services/seam/Loom.js"
+export { DEFAULT_MAX_PEERS } from "../services/seam/Pattern.js"
+export type { Pattern, Tag } from "../services/seam/Pattern.js"
+export { freshPeerId, PeerId } from "../services/seam/PeerId.js"
+export { Seam } from "../services/seam/Seam.js"
 export {
   FrameOverflow,
   IncomingAlreadyCollected,
@@ -17,13 +17,13 @@ export {
   PeerNotConnected,
   SeamTorn,
   WeaveFailed
-} from "../services/SeamErrors.js"
-export type { SendError } from "../services/SeamErrors.js"
-export { CloseReason, isTorn, SeamState } from "../services/SeamState.js"
-export { Swatch } from "../services/Swatch.js"
+} from "../services/seam/SeamErrors.js"
+export type { SendError } from "../services/seam/SeamErrors.js"
+export { CloseReason, isTorn, SeamState } from "../services/seam/SeamState.js"
+export { Swatch } from "../services/seam/Swatch.js"
 
 // Fabrics and channel splitters.
-export { InMemoryLoom, InMemoryLoomTag, PERFECT_LINK } from "../layers/InMemoryLoom.js"
+export { InMemoryLoom, InMemoryLoomTag, PERFECT_LINK } from "../layers/seam/inmemory/InMemoryLoom.js"
 export type {
   DropCounts,
   InMemoryLoomOptions,
@@ -32,7 +32,7 @@ export type {
   LoomStats,
   LoomTrace,
   TraceEntry
-} from "../layers/InMemoryLoom.js"
+} from "../layers/seam/inmemory/InMemoryLoom.js"
 export * from "./seam/index.js"
 
 // Raft contracts.
@@ -82,12 +82,12 @@ export type { RaftEnvelope } from "../services/raft/RaftTransport.js"
 
 // Raft implementation.
 export * from "./raft/index.js"
-export * as InMemoryRaftStorage from "../layers/InMemoryRaftStorage.js"
-export { ManagedRaftTransport } from "../layers/ManagedRaftTransport.js"
-export { fromSeam as seamRaftTransport, SeamRaftTransport } from "../layers/SeamRaftTransport.js"
-export type { SeamRaftTransportStats } from "../layers/SeamRaftTransport.js"
-export { validateDurableState } from "../layers/validateDurableState.js"
-export { validateWriteBatch } from "../layers/validateWriteBatch.js"
+export * as InMemoryRaftStorage from "../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
+export { ManagedRaftTransport } from "../layers/raft/transport/ManagedRaftTransport.js"
+export { fromSeam as seamRaftTransport, SeamRaftTransport } from "../layers/raft/transport/SeamRaftTransport.js"
+export type { SeamRaftTransportStats } from "../layers/raft/transport/SeamRaftTransport.js"
+export { validateDurableState } from "../services/raft/validateDurableState.js"
+export { validateWriteBatch } from "../services/raft/validateWriteBatch.js"
 
 // Game facade.
 export * from "./game/index.js"
@@ -98,5 +98,5 @@ export * as RaftWire from "./codec/raft/RaftMessage.js"
 export { decodeRaftMessage, encodeRaftMessage, entryWireSize, RaftCodec } from "./codec/raft/RaftCodec.js"
 
 // WebSocket fabric: the client loom and the wire protocol (the host is in `kuilt/node`).
-export * from "./websocket/index.js"
-export * as WebSocketWire from "./websocket/Protocol.js"
+export * from "../layers/seam/websocket/client/index.js"
+export * as WebSocketWire from "../layers/seam/websocket/Protocol.js"

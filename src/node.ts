@@ -3,10 +3,10 @@
  * can import from one place. (The WebSocket host and SQLite storage land here.)
  */
 export * from "./index.js"
-export * as SqlRaftStorage from "../layers/node/SqlRaftStorage.js"
+export * as SqlRaftStorage from "../layers/raft/storage/sql/SqlRaftStorage.js"
 // WebSocket fabric: the host, and Node's WebSocket constructor for `WebSocketLoom.join`.
-export * as WebSocketHost from "../layers/node/WebSocketHost.js"
-export { AuthRejected } from "../layers/node/WebSocketHostOptions.js"
+export * as WebSocketHost from "../layers/seam/websocket/node/WebSocketHost.js"
+export { AuthRejected } from "../layers/seam/websocket/node/WebSocketHostOptions.js"
 export type {
   HelloInfo,
   HostCounters,
@@ -14,5 +14,5 @@ export type {
   Principal,
   RoomStats,
   WebSocketHostOptions
-} from "../layers/node/WebSocketHostOptions.js"
+} from "../layers/seam/websocket/node/WebSocketHostOptions.js"
 export { layerWebSocketConstructor as WebSocketConstructorNode } from "@effect/platform-node/NodeSocket"

@@ -6,8 +6,8 @@
  * nothing here asserts a speed.
  */
 import { Effect } from "effect"
-import * as IndexedDbRaftStorage from "../../layers/browser/IndexedDbRaftStorage.js"
-import { encodeEntry, seal } from "../../layers/browser/IndexedDbRaftStorageCodec.js"
+import * as IndexedDbRaftStorage from "../../layers/raft/storage/indexeddb/IndexedDbRaftStorage.js"
+import { encodeEntry, seal } from "../../layers/raft/storage/indexeddb/IndexedDbRaftStorageCodec.js"
 import type { CommandEntry } from "../../services/raft/LogEntry.js"
 import { ClientId } from "../../services/raft/ClientId.js"
 

@@ -6,7 +6,7 @@ import { Data } from "effect"
 import type { ClientId } from "./ClientId.js"
 import type { NodeId } from "./NodeId.js"
 
-export { PayloadTooLarge } from "../SeamErrors.js"
+export { PayloadTooLarge } from "../seam/SeamErrors.js"
 
 /** This node cannot serve the call as it is not the leader (or it is closed, or transferring). */
 export class NotLeader extends Data.TaggedError("NotLeader")<{

@@ -40,7 +40,7 @@ export interface StoredSnapshot {
 /**
  * One turn's writes, applied in this order as one atomic, durable unit: snapshot, truncate,
  * append, hard state, leader-for-term, prefix discard. A batch whose result would be inconsistent
- * (see `layers/validateWriteBatch.ts`) fails with `StorageError` and changes nothing.
+ * (see `services/raft/validateWriteBatch.ts`) fails with `StorageError` and changes nothing.
  */
 export interface WriteBatch {
   readonly snapshot?: StoredSnapshot

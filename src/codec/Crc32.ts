@@ -1,7 +1,7 @@
 /**
  * CRC-32 (IEEE 802.3, the polynomial of zip, PNG and Ethernet), used by the durable storages to
  * notice a stored record whose bytes changed after they were written (a damaged disk or profile,
- * a hand edit, a bug in an older version). Platform-neutral; in Node, `layers/node/crc32.ts`
+ * a hand edit, a bug in an older version). Platform-neutral; in Node, `layers/raft/storage/sql/crc32.ts`
  * prefers zlib's native routine and falls back to this one.
  *
  * Why CRC-32 and not a cryptographic hash: the threat is accidental damage, not an adversary who

@@ -14,7 +14,7 @@
  * slot changes), so the next joiner gets its chance first.
  */
 import { Clock, Duration, Effect, Option } from "effect"
-import type { PeerId } from "../../services/PeerId.js"
+import type { PeerId } from "../../services/seam/PeerId.js"
 import { ClusterConfig } from "../../services/raft/ClusterConfig.js"
 import type { RaftNode } from "../../services/raft/RaftNode.js"
 import { changeMembershipWithRetry } from "../raft/changeMembershipWithRetry.js"

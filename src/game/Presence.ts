@@ -13,8 +13,8 @@
  */
 import { Effect, Either, Random, Schedule, Schema, Stream, SubscriptionRef } from "effect"
 import type { Duration, Scope, Subscribable } from "effect"
-import type { PeerId } from "../../services/PeerId.js"
-import type { Seam } from "../../services/Seam.js"
+import type { PeerId } from "../../services/seam/PeerId.js"
+import type { Seam } from "../../services/seam/Seam.js"
 import { awaitValue } from "./watch.js"
 
 const Count = Schema.Number.pipe(Schema.int(), Schema.between(0, Number.MAX_SAFE_INTEGER))

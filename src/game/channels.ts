@@ -9,8 +9,8 @@
  */
 import { Effect } from "effect"
 import type { Scope } from "effect"
-import { DeliveryPolicy } from "../../services/DeliveryPolicy.js"
-import type { Seam } from "../../services/Seam.js"
+import { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
+import type { Seam } from "../../services/seam/Seam.js"
 import { MuxSeam } from "../seam/MuxSeam.js"
 import { NamedMux } from "../seam/NamedMux.js"
 

@@ -7,7 +7,7 @@
  */
 import { Duration, Effect, Fiber, Stream } from "effect"
 import type { Scope } from "effect"
-import type { Seam } from "../../services/Seam.js"
+import type { Seam } from "../../services/seam/Seam.js"
 import { ClusterConfig } from "../../services/raft/ClusterConfig.js"
 import type { RaftNodeStartError } from "../raft/RaftNode.js"
 import { InvalidGameOptions, JoinTimeout, RosterFull, SpectatorsClosed } from "./errors.js"

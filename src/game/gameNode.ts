@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import type { Scope } from "effect"
-import type { Seam } from "../../services/Seam.js"
+import type { Seam } from "../../services/seam/Seam.js"
 import { ClusterConfig } from "../../services/raft/ClusterConfig.js"
 import type { RaftNodeStartError } from "../raft/RaftNode.js"
 import { NotInRoster } from "./errors.js"

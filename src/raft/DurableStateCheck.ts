@@ -5,7 +5,7 @@
 import { Effect } from "effect"
 import type { CorruptDurableState } from "../../services/raft/RaftErrors.js"
 import type { DurableState } from "../../services/raft/RaftStorage.js"
-import { validateDurableState } from "../../layers/validateDurableState.js"
+import { validateDurableState } from "../../services/raft/validateDurableState.js"
 
 export const checkDurableState = (d: DurableState): Effect.Effect<DurableState, CorruptDurableState> =>
   validateDurableState(d)

@@ -24,7 +24,7 @@ import { RaftTransport } from "../../services/raft/RaftTransport.js"
 import { checkDurableState } from "./DurableStateCheck.js"
 import { Prng } from "./core/Prng.js"
 import { RaftCore } from "./core/RaftCore.js"
-import { Cell } from "./engine/Cell.js"
+import { Cell } from "../internal/Cell.js"
 import { Engine } from "./engine/Engine.js"
 
 export { awaitRead } from "./awaitRead.js"

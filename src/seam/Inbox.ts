@@ -9,11 +9,11 @@
  * ~1 µs per call instead of ~10 µs for Deferred+Queue).
  */
 import { Chunk, Effect, Option, Stream } from "effect"
-import type { DeliveryPolicy } from "../../services/DeliveryPolicy.js"
-import type { PeerId } from "../../services/PeerId.js"
-import { IncomingAlreadyCollected } from "../../services/SeamErrors.js"
-import type { SendError } from "../../services/SeamErrors.js"
-import { Swatch } from "../../services/Swatch.js"
+import type { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
+import type { PeerId } from "../../services/seam/PeerId.js"
+import { IncomingAlreadyCollected } from "../../services/seam/SeamErrors.js"
+import type { SendError } from "../../services/seam/SeamErrors.js"
+import { Swatch } from "../../services/seam/Swatch.js"
 
 /** What happened to one offered frame. */
 export type OfferOutcome =

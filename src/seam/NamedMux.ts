@@ -13,9 +13,9 @@
  */
 import { Effect } from "effect"
 import type { Scope, Subscribable } from "effect"
-import { DeliveryPolicy } from "../../services/DeliveryPolicy.js"
-import type { Seam } from "../../services/Seam.js"
-import type { CloseReason, SeamState } from "../../services/SeamState.js"
+import { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
+import type { Seam } from "../../services/seam/Seam.js"
+import type { CloseReason, SeamState } from "../../services/seam/SeamState.js"
 import type { ChannelOptions, ChannelView, MuxStats } from "./ChannelView.js"
 import { InvalidChannelName } from "./errors.js"
 import { startMux } from "./muxCore.js"

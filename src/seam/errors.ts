@@ -5,7 +5,7 @@
  * caller that builds channel names from data can handle them.
  */
 import { Data } from "effect"
-import type { PeerId } from "../../services/PeerId.js"
+import type { PeerId } from "../../services/seam/PeerId.js"
 
 /** `MuxSeam.channel` was given a tag outside the one-byte range 0..255 (or not an integer). */
 export class InvalidChannelTag extends Data.TaggedError("InvalidChannelTag")<{

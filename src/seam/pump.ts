@@ -7,8 +7,8 @@
  * inbox is full and the pump must wait (back-pressure), which is the rare case.
  */
 import { Chunk, Effect, Stream } from "effect"
-import type { PeerId } from "../../services/PeerId.js"
-import type { Swatch } from "../../services/Swatch.js"
+import type { PeerId } from "../../services/seam/PeerId.js"
+import type { Swatch } from "../../services/seam/Swatch.js"
 import type { Inbox, OfferOutcome } from "./Inbox.js"
 
 /**

@@ -18,11 +18,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, Option, Stream } from "effect"
-import type { PeerId } from "../../services/PeerId.js"
-import type { Seam } from "../../services/Seam.js"
-import { CloseReason } from "../../services/SeamState.js"
-import type { SeamState } from "../../services/SeamState.js"
-import type { Swatch } from "../../services/Swatch.js"
+import type { PeerId } from "../../services/seam/PeerId.js"
+import type { Seam } from "../../services/seam/Seam.js"
+import { CloseReason } from "../../services/seam/SeamState.js"
+import type { SeamState } from "../../services/seam/SeamState.js"
+import type { Swatch } from "../../services/seam/Swatch.js"
 import type { FabricFactory, FabricOptions } from "./SeamFabric.js"
 import { makeWaits } from "./SeamFabric.js"
 

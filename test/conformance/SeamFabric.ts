@@ -4,7 +4,7 @@
  */
 import type { Scope } from "effect"
 import { Duration, Effect, Fiber, Option, TestClock } from "effect"
-import type { Seam } from "../../services/Seam.js"
+import type { Seam } from "../../services/seam/Seam.js"
 
 /** What the suite asks of a fabric when weaving. */
 export interface FabricOptions {

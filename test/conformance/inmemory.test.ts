@@ -3,8 +3,8 @@
  */
 import { Effect } from "effect"
 import type { Scope } from "effect"
-import { InMemoryLoom } from "../../layers/InMemoryLoom.js"
-import type { Seam } from "../../services/Seam.js"
+import { InMemoryLoom } from "../../layers/seam/inmemory/InMemoryLoom.js"
+import type { Seam } from "../../services/seam/Seam.js"
 import type { Fabric, FabricOptions } from "./SeamConformance.js"
 import { seamConformance } from "./SeamConformance.js"
 

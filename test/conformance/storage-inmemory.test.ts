@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import * as InMemoryRaftStorage from "../../layers/InMemoryRaftStorage.js"
+import * as InMemoryRaftStorage from "../../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
 import { raftStorageConformance } from "./RaftStorageConformance.js"
 
 // Reopening = a new instance over the same disk, i.e. a node restart after a clean stop.

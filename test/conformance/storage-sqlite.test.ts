@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import { freshFile, openFile, reopen, tempDir } from "../layers/node/sqliteHarness.js"
+import { freshFile, openFile, reopen, tempDir } from "../layers/raft/storage/sql/sqliteHarness.js"
 import { raftStorageConformance } from "./RaftStorageConformance.js"
 
 // Each test opens a fresh SQLite file in its own temp directory (removed with the test's Scope);

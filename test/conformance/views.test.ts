@@ -14,9 +14,9 @@
  */
 import { Effect } from "effect"
 import type { Scope } from "effect"
-import { InMemoryLoom } from "../../layers/InMemoryLoom.js"
-import type { Seam } from "../../services/Seam.js"
-import type { CloseReason } from "../../services/SeamState.js"
+import { InMemoryLoom } from "../../layers/seam/inmemory/InMemoryLoom.js"
+import type { Seam } from "../../services/seam/Seam.js"
+import type { CloseReason } from "../../services/seam/SeamState.js"
 import { ManagedSeam, MuxSeam, NamedMux } from "../../src/seam/index.js"
 import type { Fabric, FabricOptions } from "./SeamConformance.js"
 import { seamConformance } from "./SeamConformance.js"
@@ -78,7 +78,7 @@ seamConformance("NamedMux channel view over InMemoryLoom", {
 
 // Not run here: a NamedMux nested in a MuxSeam channel. Its budget is base − 13 as the suite
 // expects, but its `PayloadTooLarge.reservedBytes` is 12, the header of its own layer (as
-// services/SeamErrors.ts defines it), while the suite checks it against the total 13. Nesting is
+// services/seam/SeamErrors.ts defines it), while the suite checks it against the total 13. Nesting is
 // covered in test/seam/NamedMux.test.ts.
 
 /**

@@ -24,7 +24,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
-import { validateDurableState } from "../../layers/validateDurableState.js"
+import { validateDurableState } from "../../services/raft/validateDurableState.js"
 import type { AppendEntries, AppendEntriesResponse, InstallSnapshot, RaftMessage } from "../../src/codec/raft/RaftMessage.js"
 import { ClusterConfig, ConfigPayload } from "../../services/raft/ClusterConfig.js"
 import type { DurableState, StoredSnapshot } from "../../services/raft/RaftStorage.js"

@@ -26,7 +26,7 @@ import type { RequestVote, RequestVoteResponse } from "../../src/codec/raft/Raft
 import type { ClientId } from "../../services/raft/ClientId.js"
 import { ClusterConfig } from "../../services/raft/ClusterConfig.js"
 import type { NodeId } from "../../services/raft/NodeId.js"
-import type { PeerId } from "../../services/PeerId.js"
+import type { PeerId } from "../../services/seam/PeerId.js"
 import { RaftConfig } from "../../services/raft/RaftConfig.js"
 import type { DurableState, HardState } from "../../services/raft/RaftStorage.js"
 import { Prng } from "../../src/raft/core/Prng.js"

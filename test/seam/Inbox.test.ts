@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Option, Stream } from "effect"
 import type { Scheduler } from "effect"
-import { DeliveryPolicy } from "../../services/DeliveryPolicy.js"
-import { PeerId } from "../../services/PeerId.js"
-import type { Swatch } from "../../services/Swatch.js"
+import { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
+import { PeerId } from "../../services/seam/PeerId.js"
+import type { Swatch } from "../../services/seam/Swatch.js"
 import { Inbox } from "../../src/seam/Inbox.js"
 
 const a = PeerId("a")

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
-import { DeliveryPolicy } from "../../services/DeliveryPolicy.js"
-import { PeerId } from "../../services/PeerId.js"
-import { CloseReason, SeamState } from "../../services/SeamState.js"
+import { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
+import { PeerId } from "../../services/seam/PeerId.js"
+import { CloseReason, SeamState } from "../../services/seam/SeamState.js"
 import { ManagedSeam, MuxSeam } from "../../src/seam/index.js"
 import { bytes, collectText, makeMesh, settle } from "./fixtures.js"
 

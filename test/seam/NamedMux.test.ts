@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Option } from "effect"
-import { PeerId } from "../../services/PeerId.js"
-import { CloseReason, SeamState } from "../../services/SeamState.js"
+import { PeerId } from "../../services/seam/PeerId.js"
+import { CloseReason, SeamState } from "../../services/seam/SeamState.js"
 import { MuxSeam, NamedMux } from "../../src/seam/index.js"
 import { bytes, collectText, makeMesh } from "./fixtures.js"
 

@@ -6,12 +6,12 @@
  */
 import { Chunk, Effect, Option, Stream, SubscriptionRef } from "effect"
 import type { Scope } from "effect"
-import { DeliveryPolicy } from "../../services/DeliveryPolicy.js"
-import { PeerId } from "../../services/PeerId.js"
-import type { Seam } from "../../services/Seam.js"
-import { PayloadTooLarge, PeerNotConnected, SeamTorn } from "../../services/SeamErrors.js"
-import { CloseReason, SeamState } from "../../services/SeamState.js"
-import type { Swatch } from "../../services/Swatch.js"
+import { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
+import { PeerId } from "../../services/seam/PeerId.js"
+import type { Seam } from "../../services/seam/Seam.js"
+import { PayloadTooLarge, PeerNotConnected, SeamTorn } from "../../services/seam/SeamErrors.js"
+import { CloseReason, SeamState } from "../../services/seam/SeamState.js"
+import type { Swatch } from "../../services/seam/Swatch.js"
 import { Inbox } from "../../src/seam/Inbox.js"
 
 export interface TestSeam extends Seam {

@@ -9,7 +9,7 @@ import { encodeRaftMessage } from "../../codec/raft/RaftCodec.js"
 import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
 import type { RaftTransport } from "../../../services/raft/RaftTransport.js"
 import type { Outbound } from "../core/Ready.js"
-import type { RaftTransportFastPath } from "./TransportFastPath.js"
+import type { RaftTransportFastPath } from "../../../services/raft/TransportFastPath.js"
 
 export class Outbox {
   /** The last message sent in this `Ready` and its bytes (an identical AppendEntries reuses them). */

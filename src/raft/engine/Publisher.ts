@@ -14,7 +14,7 @@ import type { RaftRole } from "../../../services/raft/RaftRole.js"
 import type { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
 import type { RaftCore } from "../core/RaftCore.js"
 import type { Ready } from "../core/Ready.js"
-import type { Cell } from "./Cell.js"
+import type { Cell } from "../../internal/Cell.js"
 import { committedItems } from "./MembershipRequests.js"
 
 /** The observable surfaces the engine publishes after every turn. */

@@ -7,7 +7,7 @@
  * then the faults in force, the loom's counters, and the election history.
  */
 import { Effect, Option } from "effect"
-import type { InMemoryLoom } from "../../../layers/InMemoryLoom.js"
+import type { InMemoryLoom } from "../../../layers/seam/inmemory/InMemoryLoom.js"
 import type { DurableState } from "../../../services/raft/RaftStorage.js"
 import type { History } from "./History.js"
 import type { Slot } from "./Slot.js"

@@ -6,8 +6,8 @@
  * still arrive, and a cut outlives a crash and restart of either side (it is keyed by node id).
  */
 import { Effect } from "effect"
-import type { InMemoryLoom, LinkConditions } from "../../../layers/InMemoryLoom.js"
-import type { PeerId } from "../../../services/PeerId.js"
+import type { InMemoryLoom, LinkConditions } from "../../../layers/seam/inmemory/InMemoryLoom.js"
+import type { PeerId } from "../../../services/seam/PeerId.js"
 import type { NetworkNotes } from "./Dump.js"
 
 /** Link conditions in short form; omitted fields keep their current value. */

@@ -7,9 +7,9 @@
  * faster, far less faithful to the engine).
  */
 import type { Effect, Option, Scope, Subscribable } from "effect"
-import type { InMemoryLoom } from "../../../layers/InMemoryLoom.js"
-import type { Disk, Durability } from "../../../layers/InMemoryRaftStorage.js"
-import type { DeliveryPolicy } from "../../../services/DeliveryPolicy.js"
+import type { InMemoryLoom } from "../../../layers/seam/inmemory/InMemoryLoom.js"
+import type { Disk, Durability } from "../../../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
+import type { DeliveryPolicy } from "../../../services/seam/DeliveryPolicy.js"
 import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import type { CommandEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"

@@ -2,9 +2,9 @@
  * Builds a `SimulatedCluster` (the interface and its documentation are in `SimulatedCluster.ts`).
  */
 import { Effect, Either, Exit, Option, Random, Schema, Scope } from "effect"
-import { InMemoryLoom } from "../../../layers/InMemoryLoom.js"
-import * as InMemoryRaftStorage from "../../../layers/InMemoryRaftStorage.js"
-import { DeliveryPolicy } from "../../../services/DeliveryPolicy.js"
+import { InMemoryLoom } from "../../../layers/seam/inmemory/InMemoryLoom.js"
+import * as InMemoryRaftStorage from "../../../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
+import { DeliveryPolicy } from "../../../services/seam/DeliveryPolicy.js"
 import { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import { NodeId } from "../../../services/raft/NodeId.js"
 import type { RaftNode } from "../../../services/raft/RaftNode.js"

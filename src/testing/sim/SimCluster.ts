@@ -12,8 +12,8 @@
  */
 import { Effect, Either } from "effect"
 import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
-import * as InMemoryRaftStorage from "../../../layers/InMemoryRaftStorage.js"
-import { validateDurableState } from "../../../layers/validateDurableState.js"
+import * as InMemoryRaftStorage from "../../../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
+import { validateDurableState } from "../../../services/raft/validateDurableState.js"
 import type { ClientId } from "../../../services/raft/ClientId.js"
 import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import { asCommitted, Committed } from "../../../services/raft/LogEntry.js"

@@ -4,10 +4,10 @@
  * restart.
  */
 import { Effect, Exit, Option, Random, Scope, TestClock } from "effect"
-import { InMemoryLoom } from "../../../layers/InMemoryLoom.js"
-import * as InMemoryRaftStorage from "../../../layers/InMemoryRaftStorage.js"
-import { SeamRaftTransport } from "../../../layers/SeamRaftTransport.js"
-import { DeliveryPolicy } from "../../../services/DeliveryPolicy.js"
+import { InMemoryLoom } from "../../../layers/seam/inmemory/InMemoryLoom.js"
+import * as InMemoryRaftStorage from "../../../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
+import { SeamRaftTransport } from "../../../layers/raft/transport/SeamRaftTransport.js"
+import { DeliveryPolicy } from "../../../services/seam/DeliveryPolicy.js"
 import type { ClientIdentity } from "../../../services/raft/ClientId.js"
 import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import type { RaftConfig } from "../../../services/raft/RaftConfig.js"

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, Fiber, Option, Stream, TestClock } from "effect"
-import type { PeerId } from "../../../services/PeerId.js"
+import type { PeerId } from "../../../services/seam/PeerId.js"
 import type { DedupKey } from "../../../services/raft/ClientId.js"
 import { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import { committedIndex } from "../../../services/raft/LogEntry.js"

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Stream, TestClock } from "effect"
-import type { PeerId } from "../../../services/PeerId.js"
+import type { PeerId } from "../../../services/seam/PeerId.js"
 import { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import type { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
 import { changeMembershipWithRetry } from "../../../src/raft/RaftNode.js"

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Stream, SubscriptionRef, TestClock } from "effect"
-import type { PeerId } from "../../../services/PeerId.js"
+import type { PeerId } from "../../../services/seam/PeerId.js"
 import { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import { committedIndex } from "../../../services/raft/LogEntry.js"
 import type { RaftNode } from "../../../services/raft/RaftNode.js"

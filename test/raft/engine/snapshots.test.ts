@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Stream, TestClock } from "effect"
-import type { PeerId } from "../../../services/PeerId.js"
+import type { PeerId } from "../../../services/seam/PeerId.js"
 import { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import type { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
 import { machine, publish, stateOf } from "./consumer.js"

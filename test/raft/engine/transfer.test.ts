@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, TestClock } from "effect"
-import type { PeerId } from "../../../services/PeerId.js"
+import type { PeerId } from "../../../services/seam/PeerId.js"
 import { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import { awaitLeader, bytes, FAST, startCluster } from "./fixture.js"

@@ -1,0 +1,102 @@
+/**
+ * A durable Raft cluster in one page: three RaftNodes over InMemoryLoom, each on its own
+ * IndexedDB database, commit commands; then every node stops (its scope closes, as a page reload
+ * would) and restarts on its database over a fresh network. The committed log must come back
+ * whole and in order, and the restarted cluster must keep committing. Real time (a browser has
+ * no TestClock for IndexedDB), so every wait is bounded.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Data, Effect, Exit, Option, Scope, Stream } from "effect"
+import * as IndexedDbRaftStorage from "../../../../../layers/raft/storage/indexeddb/IndexedDbRaftStorage.js"
+import { InMemoryLoom } from "../../../../../layers/seam/inmemory/InMemoryLoom.js"
+import { SeamRaftTransport } from "../../../../../layers/raft/transport/SeamRaftTransport.js"
+import { ClusterConfig } from "../../../../../services/raft/ClusterConfig.js"
+import type { RaftNode } from "../../../../../services/raft/RaftNode.js"
+import * as Raft from "../../../../../src/raft/RaftNode.js"
+import { freshDatabaseName } from "./indexedDbHarness.js"
+
+const IDS = ["a", "b", "c"] as const
+const CONFIG = { electionTimeoutMin: 100, electionTimeoutMax: 200, heartbeatInterval: 20 }
+const encode = (s: string) => new TextEncoder().encode(s)
+const decode = (b: Uint8Array) => new TextDecoder().decode(b)
+
+/** A bounded wait ran out (a test failure, never a hang). */
+class WaitTimedOut extends Data.TaggedError("WaitTimedOut")<{ readonly what: string }> {}
+
+interface Running {
+  readonly nodes: ReadonlyArray<RaftNode>
+  readonly scope: Scope.CloseableScope
+}
+
+/** Starts the three nodes on their databases over a fresh in-memory network. */
+const boot = (databases: Readonly<Record<string, string>>) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const loom = yield* InMemoryLoom.make({ seed: 7 }).pipe(Scope.extend(scope))
+    const nodes: Array<RaftNode> = []
+    for (const id of IDS) {
+      const seam = yield* (id === "a"
+        ? loom.host({ sessionName: "raft", peerKey: id, maxPeers: 8 })
+        : loom.join({ sessionName: "raft", peerKey: id })).pipe(Scope.extend(scope))
+      const storage = yield* IndexedDbRaftStorage.make({ databaseName: databases[id]! }).pipe(Scope.extend(scope))
+      nodes.push(
+        yield* Raft.make({
+          cluster: ClusterConfig.ofVoters(...IDS),
+          transport: SeamRaftTransport.fromSeam(seam),
+          storage,
+          config: CONFIG
+        }).pipe(Scope.extend(scope))
+      )
+    }
+    return { nodes, scope } satisfies Running
+  })
+
+/** The leader once one is known, polling every 10 ms for at most 5 s. */
+const awaitLeader = (c: Running) =>
+  Effect.gen(function*() {
+    for (;;) {
+      for (const n of c.nodes) if ((yield* n.role.get) === "Leader") return n
+      yield* Effect.sleep("10 millis")
+    }
+  }).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new WaitTimedOut({ what: "a leader within 5 s" }) }))
+
+/** The first `n` committed commands of `node`, as text (bounded wait). */
+const committedCommands = (node: RaftNode, n: number) =>
+  node.committedFrom(1).pipe(
+    Stream.filterMap((c) => (c._tag === "Entry" ? Option.some(decode(c.entry.command)) : Option.none())),
+    Stream.take(n),
+    Stream.runCollect,
+    Effect.map(Chunk.toReadonlyArray),
+    Effect.timeoutFail({
+      duration: "5 seconds",
+      onTimeout: () => new WaitTimedOut({ what: `${n} committed commands within 5 s` })
+    })
+  )
+
+describe("IndexedDbRaftStorage under a Raft cluster", () => {
+  it.scopedLive("three nodes commit on IndexedDB, restart on their databases with the log intact, and keep committing", () =>
+    Effect.gen(function*() {
+      const databases = Object.fromEntries(IDS.map((id) => [id, freshDatabaseName(`cluster-${id}`)]))
+      yield* Effect.addFinalizer(() =>
+        Effect.forEach(Object.values(databases), (databaseName) => Effect.ignore(IndexedDbRaftStorage.deleteDatabase({ databaseName })))
+      )
+      const first = yield* boot(databases)
+      const leader = yield* awaitLeader(first)
+      const before = Array.from({ length: 20 }, (_, k) => `cmd-${k}`)
+      for (const text of before) yield* leader.propose(encode(text))
+      // Every node has applied them all: each has them in its own durable log.
+      for (const n of first.nodes) expect(yield* committedCommands(n, before.length)).toEqual(before)
+      const termBefore = yield* leader.term.get
+      yield* Scope.close(first.scope, Exit.void)
+
+      const second = yield* boot(databases)
+      yield* Effect.addFinalizer(() => Scope.close(second.scope, Exit.void))
+      const leader2 = yield* awaitLeader(second)
+      // Terms are durable: the new leader's term is above the one before the restart.
+      expect(yield* leader2.term.get).toBeGreaterThan(termBefore)
+      yield* leader2.propose(encode("after-restart"))
+      for (const n of second.nodes) {
+        expect(yield* committedCommands(n, before.length + 1)).toEqual([...before, "after-restart"])
+      }
+    }), 30_000)
+})
