@@ -1,0 +1,58 @@
+/**
+ * The only module of the cross-process benchmark that touches the WebSocket fabric's options:
+ * how the host process starts its `WebSocketHost` and how a node process joins a room with
+ * `WebSocketLoom.join`. Both go through the public `kuilt/node` entry point. When the host's or
+ * the join's options change (identity tokens, restart, rate limits), adapt them here only.
+ *
+ * Everything else in the harness sees a host as `{ url }` and a member as a plain `Seam`.
+ */
+import { Effect } from "effect"
+import type { Scope } from "effect"
+import { WebSocketConstructorNode, WebSocketHost, WebSocketLoom } from "../../src/node.js"
+import type { Seam } from "../../src/node.js"
+
+/** What the host process tells the controller (and the controller passes to every member). */
+export interface HostInfo {
+  readonly url: string
+  readonly serverPeerId: string
+}
+
+/** Counters the host reports after a phase (the subset the benchmark prints). */
+export interface HostFigures {
+  readonly relayed: number
+  readonly slowConsumers: number
+  readonly heartbeatTimeouts: number
+  readonly droppedNoPeer: number
+  readonly droppedOverBudget: number
+}
+
+/**
+ * Members one room may hold: the voters plus room for learner processes a later benchmark adds
+ * (issue 22 spreads up to 1,000 learners over separate processes).
+ */
+const ROOM_CAPACITY = 1_100
+
+/** Starts the host on loopback, on a free port, with default limits except the room size. */
+export const startHost = (): Effect.Effect<HostInfo & { readonly figures: () => HostFigures }, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const host = yield* WebSocketHost.make({ roomCapacity: ROOM_CAPACITY, maxConnections: ROOM_CAPACITY + 64 }).pipe(Effect.orDie)
+    return {
+      url: host.url,
+      serverPeerId: host.serverPeerId,
+      figures: () => ({
+        relayed: host.counters.relayed,
+        slowConsumers: host.counters.slowConsumers,
+        heartbeatTimeouts: host.counters.heartbeatTimeouts,
+        droppedNoPeer: host.counters.droppedNoPeer,
+        droppedOverBudget: host.counters.droppedOverBudget
+      })
+    }
+  })
+
+/** Joins `room` on the host as `peerId` (a Raft node id) with default client options. */
+export const joinRoom = (host: HostInfo, room: string, peerId: string): Effect.Effect<Seam, never, Scope.Scope> =>
+  WebSocketLoom.join({ url: host.url, serverPeerId: host.serverPeerId, room, peerId, displayName: peerId }).pipe(
+    Effect.map((joined) => joined.seam),
+    Effect.provide(WebSocketConstructorNode),
+    Effect.orDie
+  )

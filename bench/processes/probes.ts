@@ -1,0 +1,129 @@
+/**
+ * What a benchmark process measures about itself during a phase: how late its event loop turned
+ * (`monitorEventLoopDelay`), when it stalled (timestamped, to line stalls up with role changes in
+ * other processes and with a CPU profile), its garbage-collection pauses (`PerformanceObserver`
+ * 'gc'), its peak memory and its CPU use. `reset` starts a window; `report` reads it.
+ */
+import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks"
+import { round } from "../stats.js"
+import { wallMs } from "./protocol.js"
+
+/** Event-loop delay sampling period (ms): the histogram's values are this plus the lag. */
+const RESOLUTION_MS = 2
+/** The stall recorder's tick (ms); a tick later than this by `STALL_MS` or more is a stall. */
+const TICK_MS = 5
+const STALL_MS = 50
+const RSS_EVERY_MS = 100
+const KEEP_STALLS = 8
+
+export interface Stall {
+  /** Wall-clock ms (comparable across the processes of the machine) when the stall began. */
+  readonly at: number
+  readonly ms: number
+}
+
+export interface ProbeFigures {
+  /** Event-loop lag beyond the sampling period, over the window. */
+  readonly lag_p50_ms: number
+  readonly lag_p99_ms: number
+  readonly lag_max_ms: number
+  readonly stalls_over_50ms: number
+  readonly stalls_over_100ms: number
+  readonly stalls_over_150ms: number
+  /** The longest stalls of the window, longest first. */
+  readonly longest_stalls: ReadonlyArray<Stall>
+  readonly gc_count: number
+  readonly gc_total_ms: number
+  readonly gc_max_ms: number
+  /** Longest mark-sweep-compact (major) pause. */
+  readonly gc_major_max_ms: number
+  readonly rss_peak_mib: number
+  readonly heap_used_peak_mib: number
+  /** Process CPU (user + system) over the window, in % of one core. */
+  readonly cpu_pct: number
+}
+
+const mib = (bytes: number) => round(bytes / (1024 * 1024))
+
+export class Probes {
+  private readonly delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS })
+  private stalls: Array<Stall> = []
+  private stallCounts = [0, 0, 0]
+  private gc = { count: 0, total: 0, max: 0, majorMax: 0 }
+  private rssPeak = 0
+  private heapPeak = 0
+  private cpu = process.cpuUsage()
+  private since = wallMs()
+  private lastTick = performance.now()
+
+  constructor() {
+    this.delay.enable()
+    setInterval(() => this.tick(), TICK_MS).unref()
+    setInterval(() => this.sampleMemory(), RSS_EVERY_MS).unref()
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const kind = (e as { detail?: { kind?: number } }).detail?.kind
+        this.gc.count++
+        this.gc.total += e.duration
+        if (e.duration > this.gc.max) this.gc.max = e.duration
+        if (kind === constants.NODE_PERFORMANCE_GC_MAJOR && e.duration > this.gc.majorMax) this.gc.majorMax = e.duration
+      }
+    }).observe({ entryTypes: ["gc"] })
+  }
+
+  private tick(): void {
+    const t = performance.now()
+    const late = t - this.lastTick - TICK_MS
+    this.lastTick = t
+    if (late < STALL_MS) return
+    this.stallCounts[0]!++
+    if (late >= 100) this.stallCounts[1]!++
+    if (late >= 150) this.stallCounts[2]!++
+    this.stalls.push({ at: round(performance.timeOrigin + t - late - TICK_MS), ms: round(late) })
+    this.stalls.sort((a, b) => b.ms - a.ms)
+    if (this.stalls.length > KEEP_STALLS) this.stalls.length = KEEP_STALLS
+  }
+
+  private sampleMemory(): void {
+    const m = process.memoryUsage()
+    if (m.rss > this.rssPeak) this.rssPeak = m.rss
+    if (m.heapUsed > this.heapPeak) this.heapPeak = m.heapUsed
+  }
+
+  /** Starts a new window. */
+  reset(): void {
+    this.delay.reset()
+    this.stalls = []
+    this.stallCounts = [0, 0, 0]
+    this.gc = { count: 0, total: 0, max: 0, majorMax: 0 }
+    this.rssPeak = 0
+    this.heapPeak = 0
+    this.sampleMemory()
+    this.cpu = process.cpuUsage()
+    this.since = wallMs()
+  }
+
+  /** The figures of the window so far. */
+  report(): ProbeFigures {
+    this.sampleMemory()
+    const lag = (ns: number) => round(Math.max(0, ns / 1e6 - RESOLUTION_MS))
+    const cpu = process.cpuUsage(this.cpu)
+    const elapsedMs = Math.max(1, wallMs() - this.since)
+    return {
+      lag_p50_ms: lag(this.delay.percentile(50)),
+      lag_p99_ms: lag(this.delay.percentile(99)),
+      lag_max_ms: lag(this.delay.max),
+      stalls_over_50ms: this.stallCounts[0]!,
+      stalls_over_100ms: this.stallCounts[1]!,
+      stalls_over_150ms: this.stallCounts[2]!,
+      longest_stalls: [...this.stalls],
+      gc_count: this.gc.count,
+      gc_total_ms: round(this.gc.total),
+      gc_max_ms: round(this.gc.max),
+      gc_major_max_ms: round(this.gc.majorMax),
+      rss_peak_mib: mib(this.rssPeak),
+      heap_used_peak_mib: mib(this.heapPeak),
+      cpu_pct: round(((cpu.user + cpu.system) / 1000 / elapsedMs) * 100)
+    }
+  }
+}
