@@ -5,7 +5,7 @@
  * proposer; role transitions, event-loop lag, GC, memory and CPU from every voter and the host).
  */
 import { Duration, Effect } from "effect"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import { loadAverage } from "../stats.js"
 import type { ChildError } from "./children.js"
@@ -66,7 +66,9 @@ export const runPhase = (spec: PhaseSpec): Effect.Effect<PhaseResult, ChildError
   Effect.gen(function*() {
     const name = phaseName(spec)
     const dataDir = mkdtempSync(join(spec.runDir, `${spec.storage}-`))
-    const profileName = (who: string) => `${name}.${who}.cpuprofile`
+    // One directory per process: its worker threads (tsx's loader hooks, the SQLite worker) write
+    // profiles too, and the main thread's is the one with thread id 0 in its name.
+    const profileDirOf = (who: string) => join(spec.profileDir!, `${name}.${who}`)
     const load1Start = loadAverage()
     const measured = yield* Effect.scoped(Effect.gen(function*() {
       const cluster = yield* startCluster({
@@ -76,7 +78,7 @@ export const runPhase = (spec: PhaseSpec): Effect.Effect<PhaseResult, ChildError
         compactEveryMs: spec.compactEveryMs,
         ...(spec.profileDir === undefined
           ? {}
-          : { nodeFlags: (who: string) => ["--cpu-prof", `--cpu-prof-dir=${spec.profileDir}`, `--cpu-prof-name=${profileName(who)}`] })
+          : { nodeFlags: (who: string) => ["--cpu-prof", `--cpu-prof-dir=${profileDirOf(who)}`] })
       })
       const pick = (leader: string) =>
         spec.proposer === "leader" ? leader : cluster.voters.find((id) => id !== leader)!
@@ -157,7 +159,10 @@ export const runPhase = (spec: PhaseSpec): Effect.Effect<PhaseResult, ChildError
       load1
     }
     const profiles = spec.profileDir === undefined ? [] : reports.map((r) => {
-      const file = join(spec.profileDir!, profileName(r.id))
+      const dir = profileDirOf(r.id)
+      const main = readdirSync(dir).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f))
+      if (main === undefined) throw new Error(`no main-thread profile in ${dir}`)
+      const file = join(dir, main)
       const role = r.id === measured.leader ? "leader" : "follower"
       return { node: r.id, role, file, summary: summarizeProfile(file, r.mono_start_us, r.mono_end_us) }
     })

@@ -6,15 +6,21 @@
  * fabric step that held the thread).
  *
  * Profile timestamps are `process.hrtime` microseconds of the profiled process, the time base the
- * node processes report their windows in.
+ * node processes report their windows in. Positions are mapped back to the TypeScript source:
+ * `tsx` runs each file as esbuild's whitespace-minified output (one line), so the profile's line
+ * and column are re-derived by transforming the file with the same options and reading the map.
  */
+import { transformSync } from "esbuild"
 import { readFileSync } from "node:fs"
+import { SourceMap } from "node:module"
+import { fileURLToPath } from "node:url"
 import { round } from "../stats.js"
 
 interface CallFrame {
   readonly functionName: string
   readonly url: string
   readonly lineNumber: number
+  readonly columnNumber: number
 }
 interface ProfileNode {
   readonly id: number
@@ -46,6 +52,9 @@ export interface Stretch {
 }
 
 export interface ProfileSummary {
+  /** The window, in the profiled process's hrtime µs (for `profileCli.ts`). */
+  readonly from_us: number
+  readonly to_us: number
   readonly window_ms: number
   readonly busy_pct: number
   readonly top_self: ReadonlyArray<FunctionTime>
@@ -55,18 +64,71 @@ export interface ProfileSummary {
   readonly stretches_over_100ms: number
 }
 
-/** `file.ts:line fn` with the path cut to the repository (or to the npm package). */
-const label = (f: CallFrame): string => {
-  const name = f.functionName === "" ? "(anonymous)" : f.functionName
-  if (f.url === "") return name
-  let path = f.url.replace(/^file:\/\//, "")
-  const nm = path.lastIndexOf("node_modules/")
-  if (nm >= 0) path = path.slice(nm + "node_modules/".length)
-  else {
-    const m = /\/(src|layers|services|bench)\/.*/.exec(path)
-    if (m !== null) path = m[0].slice(1)
+/** The options `tsx` transforms a TypeScript file with (its output is reproduced exactly). */
+const TSX_TRANSFORM = {
+  loader: "ts",
+  format: "esm",
+  target: `node${process.versions.node}`,
+  sourcemap: true,
+  minifyWhitespace: true,
+  keepNames: true
+} as const
+
+const sources = new Map<string, { readonly map: SourceMap; readonly lines: ReadonlyArray<string> } | null>()
+
+/** The TypeScript line (1-based) and its text for a position in tsx's output of `path`. */
+const original = (path: string, line: number, column: number): { line: number; text: string } | undefined => {
+  let known = sources.get(path)
+  if (known === undefined) {
+    try {
+      const source = readFileSync(path, "utf8")
+      const out = transformSync(source, { ...TSX_TRANSFORM, sourcefile: path })
+      known = { map: new SourceMap(JSON.parse(out.map)), lines: source.split("\n") }
+    } catch {
+      known = null
+    }
+    sources.set(path, known)
   }
-  return `${name} ${path}:${f.lineNumber + 1}`
+  if (known === null) return undefined
+  const entry = known.map.findEntry(line, column) as { originalLine?: number }
+  if (entry.originalLine === undefined) return undefined
+  return { line: entry.originalLine + 1, text: (known.lines[entry.originalLine] ?? "").trim().slice(0, 48) }
+}
+
+const labels = new Map<string, string>()
+
+/**
+ * `fn path:line` with the path cut to the repository (or to the npm package); TypeScript files
+ * of the repository are mapped back to their source line, and an anonymous function there is
+ * shown with the start of that line.
+ */
+const label = (f: CallFrame): string => {
+  const key = `${f.functionName}|${f.url}|${f.lineNumber}|${f.columnNumber}`
+  const cached = labels.get(key)
+  if (cached !== undefined) return cached
+  const name = f.functionName === "" ? "(anonymous)" : f.functionName
+  let text = name
+  if (f.url !== "") {
+    let path = f.url.startsWith("file://") ? fileURLToPath(f.url) : f.url
+    let line = f.lineNumber + 1
+    let snippet = ""
+    if (path.endsWith(".ts") && !path.includes("node_modules")) {
+      const o = original(path, f.lineNumber, f.columnNumber)
+      if (o !== undefined) {
+        line = o.line
+        if (name === "(anonymous)") snippet = ` [${o.text}]`
+      }
+    }
+    const nm = path.lastIndexOf("node_modules/")
+    if (nm >= 0) path = path.slice(nm + "node_modules/".length)
+    else {
+      const m = /\/(src|layers|services|bench)\/.*/.exec(path)
+      if (m !== null) path = m[0].slice(1)
+    }
+    text = `${name} ${path}:${line}${snippet}`
+  }
+  labels.set(key, text)
+  return text
 }
 
 const isKuilt = (f: CallFrame) => f.url !== "" && !f.url.includes("node_modules") && /\/(src|layers|services)\//.test(f.url)
@@ -151,6 +213,8 @@ export const summarizeProfile = (file: string, fromUs: number, toUs: number): Pr
   const busyUs = windowUs - idleUs
   stretches.sort((a, b) => b.ms - a.ms)
   return {
+    from_us: fromUs,
+    to_us: toUs,
     window_ms: round(windowUs / 1000),
     busy_pct: round((busyUs / Math.max(1, windowUs)) * 100),
     top_self: top(self, busyUs, 25),
