@@ -11,6 +11,7 @@
 import { Data, Deferred, Duration, Effect } from "effect"
 import type { Scope } from "effect"
 import { spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
 import type { ChildProcess } from "node:child_process"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
@@ -59,11 +60,28 @@ export const scriptPath = (file: string): string => fileURLToPath(new URL(file, 
 
 const live = new Set<ChildProcess | number>()
 
+/**
+ * SIGKILLs a `tsx` process and the script process under it. The script's pid is known once it is
+ * ready; one killed while still loading is found through /proc (Linux) — otherwise it notices its
+ * parent's IPC channel closing once it has loaded (`child.ts`).
+ */
+const killTree = (wrapper: ChildProcess) => {
+  if (wrapper.pid !== undefined) {
+    try {
+      const children = readFileSync(`/proc/${wrapper.pid}/task/${wrapper.pid}/children`, "utf8").trim().split(/\s+/)
+      for (const pid of children) if (pid !== "") process.kill(Number(pid), "SIGKILL")
+    } catch {
+      // not Linux, or already gone
+    }
+  }
+  wrapper.kill("SIGKILL")
+}
+
 const killAll = () => {
   for (const p of live) {
     try {
       if (typeof p === "number") process.kill(p, "SIGKILL")
-      else p.kill("SIGKILL")
+      else killTree(p)
     } catch {
       // already gone
     }
@@ -154,9 +172,9 @@ export const spawnChild = (
         const done = yield* Effect.timeoutOption(Deferred.await(exited), Duration.seconds(10))
         if (done._tag === "None" || alive) {
           kill("SIGKILL")
-          proc.kill("SIGKILL")
+          killTree(proc)
         }
-      }).pipe(Effect.catchAll(() => Effect.sync(() => (kill("SIGKILL"), proc.kill("SIGKILL")))))
+      }).pipe(Effect.catchAll(() => Effect.sync(() => (kill("SIGKILL"), killTree(proc)))))
     )
 
     const started = yield* Deferred.await(ready).pipe(

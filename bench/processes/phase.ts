@@ -37,12 +37,17 @@ export interface VoterFigures {
   readonly lag_p99_ms: number
   readonly lag_max_ms: number
   readonly stalls_over_100ms: number
-  /** The longest stalls: ms after the window opened, and length. */
-  readonly longest_stalls: ReadonlyArray<{ readonly t_ms: number; readonly ms: number }>
+  /** …of which the main thread was on a CPU at least half the time (its own work, not contention). */
+  readonly stalls_over_100ms_on_cpu: number
+  /** The longest stalls: ms after the window opened, length, main thread on a CPU / waiting for one. */
+  readonly longest_stalls: ReadonlyArray<{ readonly t_ms: number; readonly ms: number; readonly cpu_ms: number; readonly wait_ms: number }>
   readonly gc_max_ms: number
   readonly gc_major_max_ms: number
   readonly rss_peak_mib: number
   readonly cpu_pct: number
+  /** Main thread on a CPU / runnable but waiting for one, in % of the window (machine contention). */
+  readonly main_cpu_pct: number
+  readonly main_runqueue_wait_pct: number
   /** Role transitions: ms after the window opened, from → to, the term, CheckQuorum step-down. */
   readonly transitions: ReadonlyArray<string>
   readonly dropped_frames: number
@@ -107,11 +112,14 @@ export const runPhase = (spec: PhaseSpec): Effect.Effect<PhaseResult, ChildError
         lag_p99_ms: r.probes.lag_p99_ms,
         lag_max_ms: r.probes.lag_max_ms,
         stalls_over_100ms: r.probes.stalls_over_100ms,
-        longest_stalls: r.probes.longest_stalls.slice(0, 3).map((s) => ({ t_ms: rel(s.at), ms: s.ms })),
+        stalls_over_100ms_on_cpu: r.probes.stalls_over_100ms_on_cpu,
+        longest_stalls: r.probes.longest_stalls.slice(0, 3).map((s) => ({ t_ms: rel(s.at), ms: s.ms, cpu_ms: s.cpu_ms, wait_ms: s.wait_ms })),
         gc_max_ms: r.probes.gc_max_ms,
         gc_major_max_ms: r.probes.gc_major_max_ms,
         rss_peak_mib: r.probes.rss_peak_mib,
         cpu_pct: r.probes.cpu_pct,
+        main_cpu_pct: r.probes.main_cpu_pct,
+        main_runqueue_wait_pct: r.probes.main_runqueue_wait_pct,
         transitions: r.transitions.map((t) =>
           `${rel(t.at)}ms ${t.from}→${t.to} t${t.term}${t.lostQuorum ? " (CheckQuorum)" : ""}`
         ),
@@ -142,6 +150,9 @@ export const runPhase = (spec: PhaseSpec): Effect.Effect<PhaseResult, ChildError
       lag_max_ms: max((v) => v.lag_max_ms),
       gc_max_ms: max((v) => v.gc_max_ms),
       rss_peak_mib: max((v) => v.rss_peak_mib),
+      runqueue_wait_pct: max((v) => v.main_runqueue_wait_pct),
+      stalls_over_100ms: Object.values(voters).reduce((n, v) => n + v.stalls_over_100ms, 0),
+      stalls_over_100ms_on_cpu: Object.values(voters).reduce((n, v) => n + v.stalls_over_100ms_on_cpu, 0),
       leader: measured.leader,
       proposer_node: measured.proposer,
       first_leadership_lost_ms: drive.first_leadership_lost_at === null ? null : rel(drive.first_leadership_lost_at),
@@ -151,6 +162,7 @@ export const runPhase = (spec: PhaseSpec): Effect.Effect<PhaseResult, ChildError
         lag_p99_ms: host.probes.lag_p99_ms,
         lag_max_ms: host.probes.lag_max_ms,
         cpu_pct: host.probes.cpu_pct,
+        main_runqueue_wait_pct: host.probes.main_runqueue_wait_pct,
         rss_peak_mib: host.probes.rss_peak_mib,
         relayed: host.counters.relayed,
         slow_consumers: host.counters.slowConsumers

@@ -3,7 +3,14 @@
  * (`monitorEventLoopDelay`), when it stalled (timestamped, to line stalls up with role changes in
  * other processes and with a CPU profile), its garbage-collection pauses (`PerformanceObserver`
  * 'gc'), its peak memory and its CPU use. `reset` starts a window; `report` reads it.
+ *
+ * On a shared machine a late event loop is either this process's own work or the kernel not
+ * running it: on Linux each stall is split, from the main thread's `/proc/self/schedstat`, into
+ * time on a CPU (`cpu_ms`: our code, GC on the main thread) and time runnable but waiting for a
+ * CPU (`wait_ms`: other processes had it), and the window reports the main thread's run-queue
+ * wait as a share of wall time.
  */
+import { readFileSync } from "node:fs"
 import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks"
 import { round } from "../stats.js"
 import { wallMs } from "./protocol.js"
@@ -20,6 +27,20 @@ export interface Stall {
   /** Wall-clock ms (comparable across the processes of the machine) when the stall began. */
   readonly at: number
   readonly ms: number
+  /** Main thread on a CPU during the stall (ms; -1 where /proc/self/schedstat is unavailable). */
+  readonly cpu_ms: number
+  /** Main thread runnable but waiting for a CPU during the stall (ms; -1 when unknown). */
+  readonly wait_ms: number
+}
+
+/** The main thread's [on-CPU ns, run-queue wait ns], or undefined off Linux. */
+const schedstat = (): [number, number] | undefined => {
+  try {
+    const [run, wait] = readFileSync("/proc/self/schedstat", "utf8").split(" ")
+    return [Number(run), Number(wait)]
+  } catch {
+    return undefined
+  }
 }
 
 export interface ProbeFigures {
@@ -30,6 +51,8 @@ export interface ProbeFigures {
   readonly stalls_over_50ms: number
   readonly stalls_over_100ms: number
   readonly stalls_over_150ms: number
+  /** Stalls of 100 ms or more during which the main thread was on a CPU at least half the time. */
+  readonly stalls_over_100ms_on_cpu: number
   /** The longest stalls of the window, longest first. */
   readonly longest_stalls: ReadonlyArray<Stall>
   readonly gc_count: number
@@ -39,8 +62,11 @@ export interface ProbeFigures {
   readonly gc_major_max_ms: number
   readonly rss_peak_mib: number
   readonly heap_used_peak_mib: number
-  /** Process CPU (user + system) over the window, in % of one core. */
+  /** Process CPU (user + system, all threads) over the window, in % of one core. */
   readonly cpu_pct: number
+  /** Main thread: on a CPU, and runnable but waiting for one, in % of the window (-1: unknown). */
+  readonly main_cpu_pct: number
+  readonly main_runqueue_wait_pct: number
 }
 
 const mib = (bytes: number) => round(bytes / (1024 * 1024))
@@ -48,13 +74,15 @@ const mib = (bytes: number) => round(bytes / (1024 * 1024))
 export class Probes {
   private readonly delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS })
   private stalls: Array<Stall> = []
-  private stallCounts = [0, 0, 0]
+  private stallCounts = [0, 0, 0, 0]
   private gc = { count: 0, total: 0, max: 0, majorMax: 0 }
   private rssPeak = 0
   private heapPeak = 0
   private cpu = process.cpuUsage()
   private since = wallMs()
   private lastTick = performance.now()
+  private lastSched = schedstat()
+  private schedAtReset = this.lastSched
 
   constructor() {
     this.delay.enable()
@@ -75,11 +103,17 @@ export class Probes {
     const t = performance.now()
     const late = t - this.lastTick - TICK_MS
     this.lastTick = t
+    const sched = schedstat()
+    const before = this.lastSched
+    this.lastSched = sched
     if (late < STALL_MS) return
+    const cpu = sched === undefined || before === undefined ? -1 : round((sched[0] - before[0]) / 1e6)
+    const wait = sched === undefined || before === undefined ? -1 : round((sched[1] - before[1]) / 1e6)
     this.stallCounts[0]!++
     if (late >= 100) this.stallCounts[1]!++
     if (late >= 150) this.stallCounts[2]!++
-    this.stalls.push({ at: round(performance.timeOrigin + t - late - TICK_MS), ms: round(late) })
+    if (late >= 100 && cpu >= late / 2) this.stallCounts[3]!++
+    this.stalls.push({ at: round(performance.timeOrigin + t - late - TICK_MS), ms: round(late), cpu_ms: cpu, wait_ms: wait })
     this.stalls.sort((a, b) => b.ms - a.ms)
     if (this.stalls.length > KEEP_STALLS) this.stalls.length = KEEP_STALLS
   }
@@ -94,13 +128,14 @@ export class Probes {
   reset(): void {
     this.delay.reset()
     this.stalls = []
-    this.stallCounts = [0, 0, 0]
+    this.stallCounts = [0, 0, 0, 0]
     this.gc = { count: 0, total: 0, max: 0, majorMax: 0 }
     this.rssPeak = 0
     this.heapPeak = 0
     this.sampleMemory()
     this.cpu = process.cpuUsage()
     this.since = wallMs()
+    this.schedAtReset = schedstat()
   }
 
   /** The figures of the window so far. */
@@ -109,6 +144,9 @@ export class Probes {
     const lag = (ns: number) => round(Math.max(0, ns / 1e6 - RESOLUTION_MS))
     const cpu = process.cpuUsage(this.cpu)
     const elapsedMs = Math.max(1, wallMs() - this.since)
+    const sched = schedstat()
+    const at = this.schedAtReset
+    const share = (k: 0 | 1) => (sched === undefined || at === undefined ? -1 : round(((sched[k] - at[k]) / 1e6 / elapsedMs) * 100))
     return {
       lag_p50_ms: lag(this.delay.percentile(50)),
       lag_p99_ms: lag(this.delay.percentile(99)),
@@ -116,6 +154,7 @@ export class Probes {
       stalls_over_50ms: this.stallCounts[0]!,
       stalls_over_100ms: this.stallCounts[1]!,
       stalls_over_150ms: this.stallCounts[2]!,
+      stalls_over_100ms_on_cpu: this.stallCounts[3]!,
       longest_stalls: [...this.stalls],
       gc_count: this.gc.count,
       gc_total_ms: round(this.gc.total),
@@ -123,7 +162,9 @@ export class Probes {
       gc_major_max_ms: round(this.gc.majorMax),
       rss_peak_mib: mib(this.rssPeak),
       heap_used_peak_mib: mib(this.heapPeak),
-      cpu_pct: round(((cpu.user + cpu.system) / 1000 / elapsedMs) * 100)
+      cpu_pct: round(((cpu.user + cpu.system) / 1000 / elapsedMs) * 100),
+      main_cpu_pct: share(0),
+      main_runqueue_wait_pct: share(1)
     }
   }
 }

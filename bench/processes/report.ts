@@ -15,7 +15,7 @@ export interface RunSummary {
 
 const phaseTable = (phases: ReadonlyArray<PhaseResult>) =>
   formatTable(
-    ["phase", "commits/s", "p50 ms", "p99 ms", "LeadershipLost", "leader chg", "CQ step-downs", "lag p99/max ms (worst voter)", "GC max ms", "RSS MiB", "host cpu%", "load1"],
+    ["phase", "commits/s", "p50 ms", "p99 ms", "LeadershipLost", "leader chg", "CQ step-downs", "lag p99/max ms (worst voter)", "stalls≥100ms (on CPU)", "runq wait%", "GC max ms", "RSS MiB", "host cpu%", "load1"],
     phases.map(({ name, record: r }) => {
       const host = r["host"] as { cpu_pct: number }
       return [
@@ -27,6 +27,8 @@ const phaseTable = (phases: ReadonlyArray<PhaseResult>) =>
         r["leader_changes"] as number,
         r["check_quorum_step_downs"] as number,
         `${r["lag_p99_ms"]} / ${r["lag_max_ms"]}`,
+        `${r["stalls_over_100ms"]} (${r["stalls_over_100ms_on_cpu"]})`,
+        r["runqueue_wait_pct"] as number,
         r["gc_max_ms"] as number,
         r["rss_peak_mib"] as number,
         host.cpu_pct,
