@@ -64,6 +64,8 @@ export interface NodeReport {
   readonly commitIndex: number
   /** `process.hrtime` (µs) at the window's start and end: the time base of a `--cpu-prof` profile. */
   readonly mono_start_us: number
+  /** Wall-clock ms at the same instant as `mono_start_us` (maps stalls onto the profile). */
+  readonly wall_start_ms: number
   readonly mono_end_us: number
   /** Frames this node's transport dropped during the window (peer absent, over budget, seam torn). */
   readonly dropped: number
@@ -89,10 +91,14 @@ runChild((args: NodeArgs) =>
       : yield* SqlRaftStorage.makeSqlite({ filename: join(args.dataDir, `${args.id}.sqlite`) }).pipe(Effect.orDie)
     const transport = SeamRaftTransport.fromSeam(seam)
     const node = yield* RaftNode.make({ cluster: ClusterConfig.of(args.voters, args.learners), transport, storage }).pipe(Effect.orDie)
+    // Where in the log each stall happened (the public API offers the commit index).
+    const commitIndex = node.commitIndex.get
+    probes.annotate = () => Effect.runSync(commitIndex)
 
     let transitions: Array<RoleTransition> = []
     let termAtStart = 0
     let monoStart = monoUs()
+    let wallStart = wallMs()
     let droppedAtStart = 0
     let role: RaftRole = yield* node.role.get
     let leaderTerm = -1
@@ -147,6 +153,7 @@ runChild((args: NodeArgs) =>
             transitions = []
             termAtStart = yield* node.term.get
             monoStart = monoUs()
+            wallStart = wallMs()
             droppedAtStart = dropped()
             return yield* status
           }),
@@ -161,6 +168,7 @@ runChild((args: NodeArgs) =>
               terms: s.term - termAtStart,
               commitIndex: s.commitIndex,
               mono_start_us: monoStart,
+              wall_start_ms: wallStart,
               mono_end_us: monoUs(),
               dropped: dropped() - droppedAtStart
             } satisfies NodeReport

@@ -14,6 +14,7 @@ import type { DriveFigures } from "./driver.js"
 import type { ProposerKind } from "./flags.js"
 import type { HostReport } from "./hostChild.js"
 import type { NodeReport, StorageKind } from "./nodeChild.js"
+import { TICK_MS } from "./probes.js"
 import { summarizeProfile } from "./profile.js"
 import type { ProfileSummary } from "./profile.js"
 import { wallMs } from "./protocol.js"
@@ -40,7 +41,9 @@ export interface VoterFigures {
   /** …of which the main thread was on a CPU at least half the time (its own work, not contention). */
   readonly stalls_over_100ms_on_cpu: number
   /** The longest stalls: ms after the window opened, length, main thread on a CPU / waiting for one. */
-  readonly longest_stalls: ReadonlyArray<{ readonly t_ms: number; readonly ms: number; readonly cpu_ms: number; readonly wait_ms: number }>
+  readonly longest_stalls: ReadonlyArray<
+    { readonly t_ms: number; readonly ms: number; readonly cpu_ms: number; readonly wait_ms: number; readonly commit_index: number }
+  >
   readonly gc_max_ms: number
   readonly gc_major_max_ms: number
   readonly rss_peak_mib: number
@@ -113,7 +116,7 @@ export const runPhase = (spec: PhaseSpec): Effect.Effect<PhaseResult, ChildError
         lag_max_ms: r.probes.lag_max_ms,
         stalls_over_100ms: r.probes.stalls_over_100ms,
         stalls_over_100ms_on_cpu: r.probes.stalls_over_100ms_on_cpu,
-        longest_stalls: r.probes.longest_stalls.slice(0, 3).map((s) => ({ t_ms: rel(s.at), ms: s.ms, cpu_ms: s.cpu_ms, wait_ms: s.wait_ms })),
+        longest_stalls: r.probes.longest_stalls.slice(0, 5).map((s) => ({ t_ms: rel(s.at), ms: s.ms, cpu_ms: s.cpu_ms, wait_ms: s.wait_ms, commit_index: s.mark })),
         gc_max_ms: r.probes.gc_max_ms,
         gc_major_max_ms: r.probes.gc_major_max_ms,
         rss_peak_mib: r.probes.rss_peak_mib,
@@ -176,7 +179,12 @@ export const runPhase = (spec: PhaseSpec): Effect.Effect<PhaseResult, ChildError
       if (main === undefined) throw new Error(`no main-thread profile in ${dir}`)
       const file = join(dir, main)
       const role = r.id === measured.leader ? "leader" : "follower"
-      return { node: r.id, role, file, summary: summarizeProfile(file, r.mono_start_us, r.mono_end_us) }
+      // A stall spans from the last tick that ran on time to the late one (probes.ts).
+      const stalls = r.probes.longest_stalls.map((st) => {
+        const fromUs = r.mono_start_us + (st.at - r.wall_start_ms) * 1000
+        return { fromUs, toUs: fromUs + (st.ms + TICK_MS) * 1000, info: { ms: st.ms, cpu_ms: st.cpu_ms, wait_ms: st.wait_ms, commit_index: st.mark } }
+      })
+      return { node: r.id, role, file, summary: summarizeProfile(file, r.mono_start_us, r.mono_end_us, stalls) }
     })
     return { name, spec, record, profiles } satisfies PhaseResult
   })

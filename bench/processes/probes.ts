@@ -10,7 +10,7 @@
  * CPU (`wait_ms`: other processes had it), and the window reports the main thread's run-queue
  * wait as a share of wall time.
  */
-import { readFileSync } from "node:fs"
+import { openSync, readSync } from "node:fs"
 import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks"
 import { round } from "../stats.js"
 import { wallMs } from "./protocol.js"
@@ -18,7 +18,7 @@ import { wallMs } from "./protocol.js"
 /** Event-loop delay sampling period (ms): the histogram's values are this plus the lag. */
 const RESOLUTION_MS = 2
 /** The stall recorder's tick (ms); a tick later than this by `STALL_MS` or more is a stall. */
-const TICK_MS = 5
+export const TICK_MS = 5
 const STALL_MS = 50
 const RSS_EVERY_MS = 100
 const KEEP_STALLS = 8
@@ -31,14 +31,24 @@ export interface Stall {
   readonly cpu_ms: number
   /** Main thread runnable but waiting for a CPU during the stall (ms; -1 when unknown). */
   readonly wait_ms: number
+  /** What `Probes.annotate` said right after the stall (a node process: its last log index). */
+  readonly mark: number
 }
+
+/** /proc/self/schedstat, kept open (read every tick: a pread rather than open/read/close). */
+let schedFd: number | undefined | null
+const schedBuf = Buffer.alloc(128)
 
 /** The main thread's [on-CPU ns, run-queue wait ns], or undefined off Linux. */
 const schedstat = (): [number, number] | undefined => {
   try {
-    const [run, wait] = readFileSync("/proc/self/schedstat", "utf8").split(" ")
+    if (schedFd === undefined) schedFd = openSync("/proc/self/schedstat", "r")
+    if (schedFd === null) return undefined
+    const n = readSync(schedFd, schedBuf, 0, schedBuf.length, 0)
+    const [run, wait] = schedBuf.toString("latin1", 0, n).split(" ")
     return [Number(run), Number(wait)]
   } catch {
+    schedFd = null
     return undefined
   }
 }
@@ -82,6 +92,8 @@ export class Probes {
   private since = wallMs()
   private lastTick = performance.now()
   private lastSched = schedstat()
+  /** Read right after each stall (e.g. the node's last log index), so stalls can be placed. */
+  annotate: () => number = () => -1
   private schedAtReset = this.lastSched
 
   constructor() {
@@ -113,7 +125,7 @@ export class Probes {
     if (late >= 100) this.stallCounts[1]!++
     if (late >= 150) this.stallCounts[2]!++
     if (late >= 100 && cpu >= late / 2) this.stallCounts[3]!++
-    this.stalls.push({ at: round(performance.timeOrigin + t - late - TICK_MS), ms: round(late), cpu_ms: cpu, wait_ms: wait })
+    this.stalls.push({ at: round(performance.timeOrigin + t - late - TICK_MS), ms: round(late), cpu_ms: cpu, wait_ms: wait, mark: this.annotate() })
     this.stalls.sort((a, b) => b.ms - a.ms)
     if (this.stalls.length > KEEP_STALLS) this.stalls.length = KEEP_STALLS
   }

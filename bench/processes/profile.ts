@@ -1,14 +1,18 @@
 /**
  * Reads a V8 CPU profile (`--cpu-prof`) over a time window: the functions with the most self time,
- * and the longest synchronous stretches — runs of consecutive samples with no `(idle)` sample
- * between them, i.e. time the event loop did not get back — each with the functions that ran
- * during it (self time, and kuilt's own functions by inclusive time, which name the engine or
- * fabric step that held the thread).
+ * kuilt's own functions by inclusive time, and — for each stall the process recorded (its event
+ * loop turned late, `probes.ts`) — what ran during that stall: the samples that fall inside it,
+ * by self time and by kuilt function (which names the engine or fabric step that held the thread).
+ *
+ * A busy period in a profile (no `(idle)` sample) is not a stretch without yielding: a loaded
+ * process turns its event loop without ever idling. The stalls are. On a busy machine a thread is
+ * also often descheduled; the sampler then leaves a long gap, so each sample's weight is capped
+ * at three sampling intervals: weights estimate CPU time, spans measure wall time.
  *
  * Profile timestamps are `process.hrtime` microseconds of the profiled process, the time base the
- * node processes report their windows in. Positions are mapped back to the TypeScript source:
- * `tsx` runs each file as esbuild's whitespace-minified output (one line), so the profile's line
- * and column are re-derived by transforming the file with the same options and reading the map.
+ * node processes report their windows and stalls in. Positions are mapped back to the TypeScript
+ * source: `tsx` runs each file as esbuild's whitespace-minified output (one line), so the
+ * profile's line and column are re-derived by transforming the file with the same options.
  */
 import { transformSync } from "esbuild"
 import { readFileSync } from "node:fs"
@@ -40,14 +44,23 @@ export interface FunctionTime {
   readonly pct: number
 }
 
-export interface Stretch {
+/** A stall to explain: its span in the profiled process's hrtime µs, and what the process saw. */
+export interface StallWindow {
+  readonly fromUs: number
+  readonly toUs: number
+  /** Carried to the output as is (e.g. the stall's length and its CPU / run-queue split). */
+  readonly info: Record<string, number>
+}
+
+export interface StallProfile {
   /** When it began, in ms after the window's start. */
   readonly t_ms: number
-  readonly ms: number
-  /** Share of the stretch spent in the garbage collector. */
+  readonly info: Record<string, number>
+  /** Samples inside the stall: estimated CPU time, and the share of it in the garbage collector. */
+  readonly sampled_on_cpu_ms: number
   readonly gc_pct: number
   readonly top_self: ReadonlyArray<FunctionTime>
-  /** kuilt's functions (src/, layers/, services/) by inclusive time within the stretch. */
+  /** kuilt's functions (src/, layers/, services/) by inclusive time within the stall. */
   readonly kuilt_inclusive: ReadonlyArray<FunctionTime>
 }
 
@@ -56,12 +69,15 @@ export interface ProfileSummary {
   readonly from_us: number
   readonly to_us: number
   readonly window_ms: number
-  readonly busy_pct: number
+  /** The sampler's median interval (µs): `--cpu-prof-interval`, 1 ms by default. */
+  readonly sample_interval_us: number
+  /** Estimated time on a CPU (capped sample weights), and time not idle, in % of the window. */
+  readonly on_cpu_pct: number
+  readonly not_idle_pct: number
+  /** By estimated CPU time; percentages of the estimated CPU time. */
   readonly top_self: ReadonlyArray<FunctionTime>
   readonly kuilt_inclusive: ReadonlyArray<FunctionTime>
-  readonly longest_stretches: ReadonlyArray<Stretch>
-  readonly stretches_over_50ms: number
-  readonly stretches_over_100ms: number
+  readonly stalls: ReadonlyArray<StallProfile>
 }
 
 /** The options `tsx` transforms a TypeScript file with (its output is reproduced exactly). */
@@ -142,8 +158,23 @@ const top = (m: Map<string, number>, totalUs: number, n: number): Array<Function
 
 const add = (m: Map<string, number>, key: string, us: number) => m.set(key, (m.get(key) ?? 0) + us)
 
-/** Summarises the profile at `file` between `fromUs` and `toUs` (hrtime µs of that process). */
-export const summarizeProfile = (file: string, fromUs: number, toUs: number): ProfileSummary => {
+interface Sample {
+  readonly t: number
+  readonly weight: number
+  readonly wall: number
+  readonly node: ProfileNode
+}
+
+/**
+ * Summarises the profile at `file` between `fromUs` and `toUs` (hrtime µs of that process), and
+ * what ran during each of `stalls`.
+ */
+export const summarizeProfile = (
+  file: string,
+  fromUs: number,
+  toUs: number,
+  stalls: ReadonlyArray<StallWindow> = []
+): ProfileSummary => {
   const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile
   const byId = new Map<number, ProfileNode>()
   const parent = new Map<number, number>()
@@ -166,61 +197,62 @@ export const summarizeProfile = (file: string, fromUs: number, toUs: number): Pr
     return list
   }
 
-  const self = new Map<string, number>()
-  const inclusive = new Map<string, number>()
-  let windowUs = 0
-  let idleUs = 0
-  const stretches: Array<Stretch> = []
-  let run: { startUs: number; us: number; gcUs: number; self: Map<string, number>; incl: Map<string, number> } | undefined
-  const closeRun = () => {
-    if (run === undefined) return
-    stretches.push({
-      t_ms: round((run.startUs - fromUs) / 1000),
-      ms: round(run.us / 1000),
-      gc_pct: round((run.gcUs / Math.max(1, run.us)) * 100),
-      top_self: top(run.self, run.us, 6),
-      kuilt_inclusive: top(run.incl, run.us, 10)
-    })
-    run = undefined
+  // Samples in the window; a sample stands for the time until the next one.
+  const { samples, timeDeltas } = profile
+  const raw: Array<{ t: number; wall: number; node: ProfileNode }> = []
+  let t = profile.startTime
+  for (let i = 0; i + 1 < samples.length; i++) {
+    t += timeDeltas[i]!
+    if (t >= fromUs && t <= toUs) raw.push({ t, wall: timeDeltas[i + 1]!, node: byId.get(samples[i]!)! })
+  }
+  const walls = raw.map((r) => r.wall).sort((a, b) => a - b)
+  const interval = walls.length === 0 ? 1000 : Math.max(1, walls[Math.floor(walls.length / 2)]!)
+  const cap = 3 * interval
+  const all: Array<Sample> = raw.map((r) => ({ ...r, weight: Math.min(r.wall, cap) }))
+
+  const aggregate = (within: ReadonlyArray<Sample>) => {
+    const self = new Map<string, number>()
+    const inclusive = new Map<string, number>()
+    let busy = 0
+    let gc = 0
+    let idleWall = 0
+    let wall = 0
+    for (const smp of within) {
+      wall += smp.wall
+      const name = smp.node.callFrame.functionName
+      if (name === "(idle)") {
+        idleWall += smp.wall
+        continue
+      }
+      busy += smp.weight
+      if (name === "(garbage collector)") gc += smp.weight
+      add(self, label(smp.node.callFrame), smp.weight)
+      for (const k of stackOf(smp.node.id)) add(inclusive, k, smp.weight)
+    }
+    return { self, inclusive, busy, gc, idleWall, wall }
   }
 
-  let t = profile.startTime
-  const { samples, timeDeltas } = profile
-  for (let i = 0; i < samples.length; i++) {
-    t += timeDeltas[i]!
-    // A sample stands for the time until the next one.
-    const us = i + 1 < samples.length ? timeDeltas[i + 1]! : 0
-    if (t < fromUs || t > toUs) continue
-    windowUs += us
-    const node = byId.get(samples[i]!)!
-    const name = node.callFrame.functionName
-    if (name === "(idle)") {
-      idleUs += us
-      closeRun()
-      continue
+  const whole = aggregate(all)
+  const stallProfiles = stalls.map((st): StallProfile => {
+    const a = aggregate(all.filter((smp) => smp.t >= st.fromUs && smp.t < st.toUs))
+    return {
+      t_ms: round((st.fromUs - fromUs) / 1000),
+      info: st.info,
+      sampled_on_cpu_ms: round(a.busy / 1000),
+      gc_pct: round((a.gc / Math.max(1, a.busy)) * 100),
+      top_self: top(a.self, a.busy, 8),
+      kuilt_inclusive: top(a.inclusive, a.busy, 12)
     }
-    const key = label(node.callFrame)
-    add(self, key, us)
-    const kuilt = stackOf(node.id)
-    for (const k of kuilt) add(inclusive, k, us)
-    run ??= { startUs: t, us: 0, gcUs: 0, self: new Map(), incl: new Map() }
-    run.us += us
-    if (name === "(garbage collector)") run.gcUs += us
-    add(run.self, key, us)
-    for (const k of kuilt) add(run.incl, k, us)
-  }
-  closeRun()
-  const busyUs = windowUs - idleUs
-  stretches.sort((a, b) => b.ms - a.ms)
+  })
   return {
     from_us: fromUs,
     to_us: toUs,
-    window_ms: round(windowUs / 1000),
-    busy_pct: round((busyUs / Math.max(1, windowUs)) * 100),
-    top_self: top(self, busyUs, 25),
-    kuilt_inclusive: top(inclusive, busyUs, 25),
-    longest_stretches: stretches.slice(0, 6),
-    stretches_over_50ms: stretches.filter((s) => s.ms >= 50).length,
-    stretches_over_100ms: stretches.filter((s) => s.ms >= 100).length
+    window_ms: round(whole.wall / 1000),
+    sample_interval_us: interval,
+    on_cpu_pct: round((whole.busy / Math.max(1, whole.wall)) * 100),
+    not_idle_pct: round(((whole.wall - whole.idleWall) / Math.max(1, whole.wall)) * 100),
+    top_self: top(whole.self, whole.busy, 25),
+    kuilt_inclusive: top(whole.inclusive, whole.busy, 25),
+    stalls: stallProfiles
   }
 }

@@ -37,16 +37,23 @@ const phaseTable = (phases: ReadonlyArray<PhaseResult>) =>
     })
   )
 
+/** Stalls of at least this long are explained in the table's profile section. */
+const EXPLAIN_STALL_MS = 50
+
 const profileText = (phases: ReadonlyArray<PhaseResult>) =>
   phases.flatMap((p) =>
-    p.profiles.filter((f) => f.role === "leader" || f.node === p.record["proposer_node"] || f.summary.stretches_over_100ms > 0).map((f) => {
+    p.profiles.map((f) => {
       const s = f.summary
       const lines = [
-        `profile ${p.name} ${f.node} (${f.role}): busy ${s.busy_pct}% of ${s.window_ms} ms; stretches ≥50 ms: ${s.stretches_over_50ms}, ≥100 ms: ${s.stretches_over_100ms}`,
+        `profile ${p.name} ${f.node} (${f.role}): on CPU ~${s.on_cpu_pct}% (not idle ${s.not_idle_pct}%) of ${s.window_ms} ms`,
         `  top self time: ${s.top_self.slice(0, 10).map((t) => `${t.fn} ${t.pct}%`).join("; ")}`
       ]
-      for (const st of s.longest_stretches.slice(0, 3)) {
-        lines.push(`  stretch ${st.ms} ms at +${st.t_ms} ms (GC ${st.gc_pct}%): ${st.kuilt_inclusive.slice(0, 6).map((t) => `${t.fn} ${t.pct}%`).join("; ")}`)
+      for (const st of s.stalls.filter((x) => x.info["ms"]! >= EXPLAIN_STALL_MS).slice(0, 4)) {
+        lines.push(
+          `  stall ${st.info["ms"]} ms at +${st.t_ms} ms, commit index ${st.info["commit_index"]} (main thread on CPU ${st.info["cpu_ms"]} ms, waiting for a CPU ${st.info["wait_ms"]} ms; sampled ~${st.sampled_on_cpu_ms} ms, GC ${st.gc_pct}%):`,
+          `    ${st.kuilt_inclusive.slice(0, 6).map((t) => `${t.fn} ${t.pct}%`).join("; ")}`,
+          `    self: ${st.top_self.slice(0, 4).map((t) => `${t.fn} ${t.pct}%`).join("; ")}`
+        )
       }
       return lines.join("\n")
     })
