@@ -56,31 +56,35 @@ export const drive = (node: RaftNode, options: DriveOptions): Effect.Effect<Driv
     const end = t0 + options.durationMs
     let closed = false
 
-    const one = Effect.suspend(() => {
-      const command = new Uint8Array(COMMAND_BYTES)
-      const view = new DataView(command.buffer)
-      view.setUint32(0, tag)
-      view.setFloat64(4, serial++)
-      started++
-      const sent = performance.now()
-      return Effect.match(node.propose(command), {
-        onSuccess: () => {
-          const t = performance.now()
-          latency.record(Math.max(1, Math.round((t - sent) * 1000)))
-          committed++
-          if (t <= end) inWindow++
-          const second = Math.floor((t - t0) / 1000)
-          while (timeline.length <= second) timeline.push(0)
-          timeline[second]!++
-        },
-        onFailure: (e) => {
-          failures[e._tag]++
-          if (e._tag === "LeadershipLost" && firstLost === null) firstLost = round(wallMs())
-          if (e._tag === "NotLeader") closed = true // a closed node: stop
-        }
-      })
+    const committedAt = (sent: number) => {
+      const t = performance.now()
+      latency.record(Math.max(1, Math.round((t - sent) * 1000)))
+      committed++
+      if (t <= end) inWindow++
+      const second = Math.floor((t - t0) / 1000)
+      while (timeline.length <= second) timeline.push(0)
+      timeline[second]!++
+    }
+    const failed = (tag: "LeadershipLost" | "NotLeader" | "PayloadTooLarge") => {
+      failures[tag]++
+      if (tag === "LeadershipLost" && firstLost === null) firstLost = round(wallMs())
+      if (tag === "NotLeader") closed = true // a closed node: stop
+    }
+    // One generator per proposer and no closure per proposal: the harness's own cost stays small
+    // beside the node's (it shares the process, as an application would).
+    const proposer = Effect.gen(function*() {
+      while (!closed && performance.now() < end) {
+        const command = new Uint8Array(COMMAND_BYTES)
+        const view = new DataView(command.buffer)
+        view.setUint32(0, tag)
+        view.setFloat64(4, serial++)
+        started++
+        const sent = performance.now()
+        const outcome = yield* Effect.either(node.propose(command))
+        if (outcome._tag === "Right") committedAt(sent)
+        else failed(outcome.left._tag)
+      }
     })
-    const proposer = Effect.whileLoop({ while: () => !closed && performance.now() < end, body: () => one, step: () => {} })
     yield* Effect.forEach(Array.from({ length: options.inflight }), () => proposer, { concurrency: "unbounded", discard: true }).pipe(
       Effect.timeout(options.durationMs + GRACE_MS),
       Effect.ignore
