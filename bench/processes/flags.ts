@@ -12,6 +12,8 @@ export interface Flags {
   readonly rounds: number
   readonly trials: number
   readonly profile: boolean
+  /** Phases to profile, as `storage.proposer.inflight`. */
+  readonly profilePhases: ReadonlyArray<string>
   readonly profileDir: string | undefined
   readonly compactEveryMs: number
   readonly baselines: boolean
@@ -33,9 +35,10 @@ a table at the end; children's output goes to stderr.
                                    (default 10; 0 skips them)
   --compact-ms MS                  voters publish a snapshot every MS ms, as an application
                                    would (default 0: never, the log grows with the run)
-  --profile                        CPU-profile (--cpu-prof) every process of the in-memory
-                                   256-in-flight phases and summarise the leader's and a
-                                   follower's profile (top self time, longest synchronous stretches)
+  --profile                        CPU-profile (--cpu-prof) every process of some phases and
+                                   summarise each voter's profile: top self time, and what ran
+                                   during each stall of its event loop
+  --profile-phases LIST            which phases (default mem.leader.256,mem.follower.256)
   --profile-dir DIR                where profiles go (default: a new temp directory, kept)
   --no-baselines                   skip the ws relay and WAL baselines
   --help                           this text
@@ -66,6 +69,7 @@ export const parseFlags = (argv: ReadonlyArray<string>): Flags | undefined => {
       trials: { type: "string", default: "10" },
       "compact-ms": { type: "string", default: "0" },
       profile: { type: "boolean", default: false },
+      "profile-phases": { type: "string", default: "mem.leader.256,mem.follower.256" },
       "profile-dir": { type: "string" },
       "no-baselines": { type: "boolean", default: false },
       help: { type: "boolean", default: false }
@@ -85,6 +89,7 @@ export const parseFlags = (argv: ReadonlyArray<string>): Flags | undefined => {
     rounds: Math.max(1, Math.floor(positive("--rounds", values.rounds))),
     trials: Math.floor(positive("--trials", values.trials)),
     profile: values.profile,
+    profilePhases: values["profile-phases"].split(",").map((x) => x.trim()),
     profileDir: values["profile-dir"],
     compactEveryMs: Math.floor(positive("--compact-ms", values["compact-ms"])),
     baselines: !values["no-baselines"]

@@ -69,7 +69,7 @@ const run = (flags: Flags, runDir: string) =>
       for (const storage of flags.storages) {
         for (const proposer of flags.proposers) {
           for (const inflight of flags.inflight) {
-            const profiled = flags.profile && storage === "mem" && inflight === 256
+            const profiled = flags.profile && flags.profilePhases.includes(`${storage}.${proposer}.${inflight}`)
             const spec: PhaseSpec = {
               storage,
               proposer,

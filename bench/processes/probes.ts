@@ -21,6 +21,8 @@ const RESOLUTION_MS = 2
 export const TICK_MS = 5
 const STALL_MS = 50
 const RSS_EVERY_MS = 100
+/** `process.memoryUsage()` walks the heap's spaces: the heap is sampled less often than the RSS. */
+const HEAP_EVERY = 10
 const KEEP_STALLS = 8
 
 export interface Stall {
@@ -130,10 +132,14 @@ export class Probes {
     if (this.stalls.length > KEEP_STALLS) this.stalls.length = KEEP_STALLS
   }
 
+  private memorySamples = 0
+
   private sampleMemory(): void {
-    const m = process.memoryUsage()
-    if (m.rss > this.rssPeak) this.rssPeak = m.rss
-    if (m.heapUsed > this.heapPeak) this.heapPeak = m.heapUsed
+    const rss = process.memoryUsage.rss()
+    if (rss > this.rssPeak) this.rssPeak = rss
+    if (this.memorySamples++ % HEAP_EVERY !== 0) return
+    const heap = process.memoryUsage().heapUsed
+    if (heap > this.heapPeak) this.heapPeak = heap
   }
 
   /** Starts a new window. */

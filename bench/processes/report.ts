@@ -51,8 +51,12 @@ const profileText = (phases: ReadonlyArray<PhaseResult>) =>
       for (const st of s.stalls.filter((x) => x.info["ms"]! >= EXPLAIN_STALL_MS).slice(0, 4)) {
         lines.push(
           `  stall ${st.info["ms"]} ms at +${st.t_ms} ms, commit index ${st.info["commit_index"]} (main thread on CPU ${st.info["cpu_ms"]} ms, waiting for a CPU ${st.info["wait_ms"]} ms; sampled ~${st.sampled_on_cpu_ms} ms, GC ${st.gc_pct}%):`,
-          `    ${st.kuilt_inclusive.slice(0, 6).map((t) => `${t.fn} ${t.pct}%`).join("; ")}`,
-          `    self: ${st.top_self.slice(0, 4).map((t) => `${t.fn} ${t.pct}%`).join("; ")}`
+          ...(st.top_self.length === 0
+            ? ["    no samples: the thread was not running"]
+            : [
+              `    ${st.kuilt_inclusive.slice(0, 6).map((t) => `${t.fn} ${t.pct}%`).join("; ")}`,
+              `    self: ${st.top_self.slice(0, 4).map((t) => `${t.fn} ${t.pct}%`).join("; ")}`
+            ])
         )
       }
       return lines.join("\n")
