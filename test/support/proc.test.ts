@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
+import { readdirSync, readFileSync } from "node:fs"
+import { join, relative, resolve } from "node:path"
 import { ProcessFailed, runProcess, startProcess } from "./proc.js"
 import { waitFor, waitForEffect } from "./waitFor.js"
 
@@ -105,4 +107,24 @@ describe("waitFor", () => {
       const exit = yield* Effect.exit(waitForEffect(Effect.succeed(7), (x) => x > 7, { what: "more than 7", timeoutMs: 50, intervalMs: 5 }))
       expect(Exit.isFailure(exit) && Cause.pretty(exit.cause)).toContain("waiting for more than 7; last observed: 7")
     }))
+})
+
+describe("the test suite", () => {
+  it("starts no synchronous child process (it would block its vitest worker)", () => {
+    const testDir = resolve(import.meta.dirname, "..")
+    const files = readdirSync(testDir, { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => join(testDir, f))
+    // Spelled in parts so this file does not match itself.
+    const sync = new RegExp(`\\b(${["execFile", "exec", "spawn"].map((n) => `${n}Sync`).join("|")})\\b`)
+    expect(sync.test(`import { ${"spawn"}Sync } from "node:child_process"`)).toBe(true)
+    const offenders = files.flatMap((file) =>
+      readFileSync(file, "utf8").split("\n").flatMap((line, i) => {
+        const code = line.replace(/\/\/.*$/, "").replace(/^\s*\*.*$/, "")
+        return sync.test(code) ? [`${relative(testDir, file)}:${i + 1}: ${line.trim()}`] : []
+      })
+    )
+    expect(files.length).toBeGreaterThan(50)
+    expect(offenders).toEqual([])
+  })
 })
