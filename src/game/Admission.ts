@@ -16,7 +16,7 @@
 import { Clock, Duration, Effect, Option } from "effect"
 import type { PeerId } from "../../services/seam/PeerId.js"
 import { ClusterConfig } from "../../services/raft/ClusterConfig.js"
-import type { RaftNode } from "../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../services/raft/RaftNode.js"
 import { changeMembershipWithRetry } from "../raft/changeMembershipWithRetry.js"
 import type { Presence, PresenceSlot } from "./Presence.js"
 import { awaitChange } from "./watch.js"
@@ -36,7 +36,7 @@ const sortedIds = (ids: Iterable<string>) => [...ids].sort()
 const without = (ids: Iterable<string>, id: string) => [...ids].filter((x) => x !== id)
 
 /** Runs the admission loop until interrupted (by the session's scope closing). */
-export const runAdmission = (node: RaftNode, presence: Presence, options: AdmissionOptions): Effect.Effect<never> =>
+export const runAdmission = (node: RaftNodeShape, presence: Presence, options: AdmissionOptions): Effect.Effect<never> =>
   Effect.gen(function*() {
     const seatedSpectators = new Set<string>()
     /** Learners that failed to catch up: the slot they had then, and until when they sit out. */

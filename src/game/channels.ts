@@ -10,7 +10,7 @@
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import { MuxSeam } from "../seam/MuxSeam.js"
 import { NamedMux } from "../seam/NamedMux.js"
 
@@ -26,8 +26,8 @@ const LOSSY_CAPACITY = 1024
 
 export interface GameChannels {
   readonly mux: MuxSeam
-  readonly raft: Seam
-  readonly presence: Seam
+  readonly raft: SeamShape
+  readonly presence: SeamShape
   readonly app: NamedMux
 }
 
@@ -37,7 +37,7 @@ export interface GameChannels {
  * does); presence and app channels are `Lossy`, because they are best effort by contract and a
  * reader that never collects an app channel must not stall Raft, which shares the mux's pump.
  */
-export const openChannels = (seam: Seam): Effect.Effect<GameChannels, never, Scope.Scope> =>
+export const openChannels = (seam: SeamShape): Effect.Effect<GameChannels, never, Scope.Scope> =>
   Effect.gen(function*() {
     const mux = yield* MuxSeam.make(seam)
     const lossy = { policy: DeliveryPolicy.lossy(LOSSY_CAPACITY) }

@@ -5,13 +5,13 @@
  */
 import { Duration, Effect, Stream, SubscriptionRef } from "effect"
 import type { Scope } from "effect"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import { ClusterConfig } from "../../services/raft/ClusterConfig.js"
 import type { RaftNodeStartError } from "../raft/RaftNode.js"
 import { DEFAULT_CATCH_UP_TIMEOUT, runAdmission } from "./Admission.js"
 import { DuplicateHost, InvalidGameOptions } from "./errors.js"
-import type { GameOptions, GameSession, SessionParts } from "./GameSession.js"
-import { sessionOf, startNode, withSession } from "./GameSession.js"
+import type { GameOptions, GameSessionShape, SessionParts } from "./session.js"
+import { sessionOf, startNode, withSession } from "./session.js"
 import { isHostSlot } from "./Presence.js"
 import { awaitValue } from "./watch.js"
 
@@ -70,9 +70,9 @@ const awaitConverged = (parts: SessionParts) =>
  * the call with `Effect.timeout` if the caller needs a deadline.
  */
 export const gameHost = (
-  seam: Seam,
+  seam: SeamShape,
   options: GameHostOptions
-): Effect.Effect<GameSession, InvalidGameOptions | DuplicateHost | RaftNodeStartError, Scope.Scope> =>
+): Effect.Effect<GameSessionShape, InvalidGameOptions | DuplicateHost | RaftNodeStartError, Scope.Scope> =>
   Effect.gen(function*() {
     const invalid = validate(options)
     if (invalid !== undefined) return yield* invalid

@@ -15,7 +15,7 @@
 import { Effect } from "effect"
 import type { Scope, Subscribable } from "effect"
 import { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import type { CloseReason, SeamState } from "../../services/seam/SeamState.js"
 import type { ChannelOptions, ChannelView, MuxStats } from "./ChannelView.js"
 import { InvalidChannelTag } from "./errors.js"
@@ -29,7 +29,7 @@ export interface MuxSeamOptions {
 
 export interface MuxSeam {
   /** The seam being multiplexed. Do not collect its `incoming`: the mux does. */
-  readonly base: Seam
+  readonly base: SeamShape
   /** The delegate's state (views add their own closing on top of it). */
   readonly baseState: Subscribable.Subscribable<SeamState>
   /**
@@ -43,7 +43,7 @@ export interface MuxSeam {
    * `reservedBytes = 1`), then pass delegate errors through; `incoming` completes when the view is
    * closed or the delegate tears. Closing a view affects no other view and not the delegate.
    */
-  readonly channel: (tag: number, options?: ChannelOptions) => Effect.Effect<Seam, InvalidChannelTag>
+  readonly channel: (tag: number, options?: ChannelOptions) => Effect.Effect<SeamShape, InvalidChannelTag>
   /** Live frame counters of all channels (read them; they are updated in place). */
   readonly stats: Readonly<MuxStats>
   /** Closes the delegate, which tears every view. */
@@ -55,7 +55,7 @@ export interface MuxSeam {
  * when the scope closes every view is torn (`Normal`), but the delegate is left open: the caller
  * owns it (use `closeBase` to close it).
  */
-export const make = (delegate: Seam, options?: MuxSeamOptions): Effect.Effect<MuxSeam, never, Scope.Scope> =>
+export const make = (delegate: SeamShape, options?: MuxSeamOptions): Effect.Effect<MuxSeam, never, Scope.Scope> =>
   Effect.gen(function*() {
     const views = new Array<ChannelView | undefined>(256)
     const core = yield* startMux(delegate, options?.policy ?? DeliveryPolicy.reliable(), (frame, stats) => {

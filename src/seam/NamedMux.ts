@@ -14,7 +14,7 @@
 import { Effect } from "effect"
 import type { Scope, Subscribable } from "effect"
 import { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import type { CloseReason, SeamState } from "../../services/seam/SeamState.js"
 import type { ChannelOptions, ChannelView, MuxStats } from "./ChannelView.js"
 import { InvalidChannelName } from "./errors.js"
@@ -28,7 +28,7 @@ export interface NamedMuxOptions {
 
 export interface NamedMux {
   /** The seam being multiplexed. Do not collect its `incoming`: the mux does. */
-  readonly base: Seam
+  readonly base: SeamShape
   /** The delegate's state (views add their own closing on top of it). */
   readonly baseState: Subscribable.Subscribable<SeamState>
   /**
@@ -37,7 +37,7 @@ export interface NamedMux {
    * `InvalidChannelName`. The view's budget is the delegate's minus `1 + nameBytes`, which is also
    * its `PayloadTooLarge.reservedBytes`. `options` apply only when the view is created.
    */
-  readonly channel: (name: string, options?: ChannelOptions) => Effect.Effect<Seam, InvalidChannelName>
+  readonly channel: (name: string, options?: ChannelOptions) => Effect.Effect<SeamShape, InvalidChannelName>
   /** Live frame counters of all channels (read them; they are updated in place). */
   readonly stats: Readonly<MuxStats>
   /** Closes the delegate, which tears every view. */
@@ -72,7 +72,7 @@ const nameMatches = (frame: Uint8Array, header: Uint8Array, len: number): boolea
  * Starts a named mux over `delegate`, taking over its `incoming`. The pump lives in the current
  * scope; when the scope closes every view is torn (`Normal`) and the delegate is left open.
  */
-export const make = (delegate: Seam, options?: NamedMuxOptions): Effect.Effect<NamedMux, never, Scope.Scope> =>
+export const make = (delegate: SeamShape, options?: NamedMuxOptions): Effect.Effect<NamedMux, never, Scope.Scope> =>
   Effect.gen(function*() {
     const byName = new Map<string, ChannelView>()
     // Routing without decoding a string per frame: views bucketed by name length, compared bytewise.

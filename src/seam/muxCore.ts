@@ -6,7 +6,7 @@
 import { Cause, Effect, Exit } from "effect"
 import type { Scope, Subscribable } from "effect"
 import type { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import { CloseReason, isTorn } from "../../services/seam/SeamState.js"
 import type { SeamState } from "../../services/seam/SeamState.js"
 import type { Swatch } from "../../services/seam/Swatch.js"
@@ -20,7 +20,7 @@ import { pumpFrames } from "./pump.js"
  * drops.
  */
 export interface MuxCore {
-  readonly delegate: Seam
+  readonly delegate: SeamShape
   readonly stats: MuxStats
   /**
    * Returns the view registered under `key`, or creates one with `header`, registers it with
@@ -43,7 +43,7 @@ export interface MuxCore {
  * delegate's reason if it tore, `Normal` if the mux's scope closed, `Error` if the pump died.
  */
 export const startMux = (
-  delegate: Seam,
+  delegate: SeamShape,
   defaultPolicy: DeliveryPolicy,
   route: (frame: Swatch, stats: MuxStats) => Delivery
 ): Effect.Effect<MuxCore, never, Scope.Scope> =>

@@ -15,7 +15,7 @@
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import { InMemoryLoom } from "../../layers/seam/inmemory/InMemoryLoom.js"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import type { CloseReason } from "../../services/seam/SeamState.js"
 import { ManagedSeam, MuxSeam, NamedMux } from "../../src/seam/index.js"
 import type { Fabric, FabricOptions } from "./SeamConformance.js"
@@ -27,13 +27,13 @@ const baseSeams = (n: number, options: FabricOptions) =>
     const loom = yield* InMemoryLoom.make(
       options.maxPayloadBytes === undefined ? { seed: 7 } : { seed: 7, maxPayloadBytes: options.maxPayloadBytes }
     )
-    const seams: Array<Seam> = [yield* loom.host({ sessionName: "views", maxPeers: n })]
+    const seams: Array<SeamShape> = [yield* loom.host({ sessionName: "views", maxPeers: n })]
     for (let i = 1; i < n; i++) seams.push(yield* loom.join({ sessionName: "views" }))
     return { loom, seams }
   }).pipe(Effect.orDie)
 
 /** `seam`, except that closing it also hangs up `base` (see the module comment). */
-const hangingUp = (seam: Seam, base: Seam): Seam => ({
+const hangingUp = (seam: SeamShape, base: SeamShape): SeamShape => ({
   selfId: seam.selfId,
   peers: seam.peers,
   state: seam.state,
@@ -50,7 +50,7 @@ const hangingUp = (seam: Seam, base: Seam): Seam => ({
  * A fabric whose seams are `toView(base)` of each woven base seam; the fabric's tear crashes the
  * base seam (the views see their delegate tear).
  */
-const viewFabric = (toView: (base: Seam) => Effect.Effect<Seam, never, Scope.Scope>) =>
+const viewFabric = (toView: (base: SeamShape) => Effect.Effect<SeamShape, never, Scope.Scope>) =>
 (n: number, options: FabricOptions): Effect.Effect<Fabric, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { loom, seams: bases } = yield* baseSeams(n, options)
@@ -58,10 +58,10 @@ const viewFabric = (toView: (base: Seam) => Effect.Effect<Seam, never, Scope.Sco
     return { seams, tear: (i: number) => Effect.asVoid(loom.faults.tear(bases[i]!.selfId)) }
   })
 
-const muxChannel = (base: Seam) =>
+const muxChannel = (base: SeamShape) =>
   Effect.flatMap(MuxSeam.make(base), (mux) => mux.channel(42)).pipe(Effect.orDie)
 
-const namedChannel = (base: Seam) =>
+const namedChannel = (base: SeamShape) =>
   Effect.flatMap(NamedMux.make(base), (mux) => mux.channel("conformance")).pipe(Effect.orDie)
 
 seamConformance("MuxSeam channel view over InMemoryLoom", {

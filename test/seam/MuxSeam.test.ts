@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
 import { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
 import { PeerId } from "../../services/seam/PeerId.js"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import { CloseReason, SeamState } from "../../services/seam/SeamState.js"
 import { MuxSeam } from "../../src/seam/index.js"
 import { bytes, collectText, makeMesh, settle } from "./fixtures.js"
@@ -291,7 +291,7 @@ describe("MuxSeam", () => {
       const { muxA, muxB } = yield* threeMuxes({ maxPayloadBytes: 100 })
       const innerA = yield* MuxSeam.make(yield* muxA.channel(5))
       const innerB = yield* MuxSeam.make(yield* muxB.channel(5))
-      const deepA: Seam = yield* innerA.channel(6)
+      const deepA: SeamShape = yield* innerA.channel(6)
       const deepB = yield* innerB.channel(6)
       expect(deepA.maxPayloadBytes).toEqual(Option.some(98))
       expect(yield* Effect.flip(deepA.sendTo(b, new Uint8Array(99)))).toMatchObject({

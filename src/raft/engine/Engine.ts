@@ -22,9 +22,9 @@ import { decodeRaftMessage } from "../../codec/raft/RaftCodec.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import { ClientIdCollision, PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
 import type { RaftNodeFailure } from "../../../services/raft/RaftNode.js"
-import type { RaftStorage } from "../../../services/raft/RaftStorage.js"
+import type { RaftStorageShape } from "../../../services/raft/RaftStorage.js"
 import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
-import type { RaftTransport } from "../../../services/raft/RaftTransport.js"
+import type { RaftTransportShape } from "../../../services/raft/RaftTransport.js"
 import type { RaftCore } from "../core/RaftCore.js"
 import type { Ready } from "../core/Ready.js"
 import { Calls } from "./Calls.js"
@@ -76,8 +76,8 @@ export class Engine {
 
   constructor(
     readonly core: RaftCore,
-    readonly transport: RaftTransport,
-    readonly storage: RaftStorage,
+    readonly transport: RaftTransportShape,
+    readonly storage: RaftStorageShape,
     surfaces: Surfaces
   ) {
     this.stats = new EngineMetrics(core.id)

@@ -7,13 +7,13 @@
  * faster, far less faithful to the engine).
  */
 import type { Effect, Option, Scope, Subscribable } from "effect"
-import type { InMemoryLoom } from "../../../layers/seam/inmemory/InMemoryLoom.js"
+import type { InMemoryLoomShape } from "../../../layers/seam/inmemory/InMemoryLoom.js"
 import type { Disk } from "../../../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
 import type { CommandEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import type { RaftConfig } from "../../../services/raft/RaftConfig.js"
 import type { LeadershipLost, NotLeader, PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
-import type { RaftNode } from "../../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../../services/raft/RaftNode.js"
 import type { RaftRole } from "../../../services/raft/RaftRole.js"
 import type { RaftNodeStartError } from "../../raft/RaftNode.js"
 import type { ChurnDetected, InvariantViolation, SimulationTimeout } from "./errors.js"
@@ -37,7 +37,7 @@ export interface SimulatedCluster<S> {
   /** The effective Raft configuration of every node. */
   readonly config: RaftConfig
   /** The fabric, for its counters, trace and raw fault controls. */
-  readonly loom: InMemoryLoom
+  readonly loom: InMemoryLoomShape
 
   // ---- inspection
 
@@ -45,7 +45,7 @@ export interface SimulatedCluster<S> {
    * The node's current incarnation, gated by `pause` (calls that make it act wait until
    * `resume`). After a crash it is the closed incarnation: its calls fail with `NotLeader`.
    */
-  readonly node: (id: string) => RaftNode
+  readonly node: (id: string) => RaftNodeShape
   readonly status: (id: string) => NodeStatus
   /** 0 for the first start, +1 per restart. */
   readonly incarnation: (id: string) => number

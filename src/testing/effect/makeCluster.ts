@@ -9,7 +9,7 @@ import * as InMemoryRaftStorage from "../../../layers/raft/storage/inmemory/InMe
 import { DeliveryPolicy } from "../../../services/seam/DeliveryPolicy.js"
 import { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import { NodeId } from "../../../services/raft/NodeId.js"
-import type { RaftNode } from "../../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../../services/raft/RaftNode.js"
 import { RaftConfig, validate } from "../../../services/raft/RaftConfig.js"
 import type { RaftRole } from "../../../services/raft/RaftRole.js"
 import { advance, awaitTrue, drive } from "./Driver.js"
@@ -191,7 +191,7 @@ export const make = <S = undefined>(options: SimulatedClusterOptions<S>) =>
         return Effect.void
       })
 
-    const allUp = (on: ReadonlyArray<Slot<S>>, test: (n: RaftNode, s: Slot<S>) => Effect.Effect<boolean>) =>
+    const allUp = (on: ReadonlyArray<Slot<S>>, test: (n: RaftNodeShape, s: Slot<S>) => Effect.Effect<boolean>) =>
       Effect.gen(function*() {
         for (const s of on) if (!(yield* test(s.current.raw, s))) return false
         return true

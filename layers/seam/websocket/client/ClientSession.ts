@@ -14,7 +14,7 @@
 import { Effect, Option } from "effect"
 import type { DeliveryPolicy } from "../../../../services/seam/DeliveryPolicy.js"
 import type { PeerId } from "../../../../services/seam/PeerId.js"
-import type { Seam } from "../../../../services/seam/Seam.js"
+import type { SeamShape } from "../../../../services/seam/Seam.js"
 import { FrameOverflow, PayloadTooLarge, PeerNotConnected, SeamTorn } from "../../../../services/seam/SeamErrors.js"
 import type { SendError } from "../../../../services/seam/SeamErrors.js"
 import { CloseReason, SeamState } from "../../../../services/seam/SeamState.js"
@@ -207,7 +207,7 @@ export class ClientSession {
   }
 
   /** The public `Seam` (with the synchronous fast path Raft's transport adapter looks for). */
-  seam(): Seam {
+  seam(): SeamShape {
     const fastPath: SeamFastPath = {
       trySend: (peer, payload) => {
         const error = this.trySend(peer, payload)
@@ -216,7 +216,7 @@ export class ClientSession {
       collect: (wake) => this.inbox.tap(wake)
     }
     const self = this
-    const seam: Seam & { readonly [SEAM_FAST_PATH]: SeamFastPath } = {
+    const seam: SeamShape & { readonly [SEAM_FAST_PATH]: SeamFastPath } = {
       [SEAM_FAST_PATH]: fastPath,
       selfId: this.selfId,
       peers: this.peers,

@@ -15,7 +15,7 @@ import { Clock, Duration, Effect, Either, Scope } from "effect"
 import type { Subscribable } from "effect"
 import { DeliveryPolicy } from "../../../../services/seam/DeliveryPolicy.js"
 import type { PeerId } from "../../../../services/seam/PeerId.js"
-import type { Seam } from "../../../../services/seam/Seam.js"
+import type { SeamShape } from "../../../../services/seam/Seam.js"
 import { CloseReason } from "../../../../services/seam/SeamState.js"
 import type { InvalidChannelName } from "../../../../src/seam/errors.js"
 import * as NamedMux from "../../../../src/seam/NamedMux.js"
@@ -63,12 +63,12 @@ export interface WebSocketRoom {
   readonly serverPeerId: string
   /** The room's members, including this peer (the seam's `peers`). */
   readonly roster: Subscribable.Subscribable<ReadonlySet<PeerId>>
-  readonly seam: Seam
+  readonly seam: SeamShape
   /**
    * A named channel over the seam (`NamedMux`). The first call makes the mux the collector of the
    * seam's `incoming`: use either channels or `seam.incoming`, not both.
    */
-  readonly channel: (name: string) => Effect.Effect<Seam, InvalidChannelName>
+  readonly channel: (name: string) => Effect.Effect<SeamShape, InvalidChannelName>
   /** Live client counters. */
   readonly counters: Readonly<ClientCounters>
 }
