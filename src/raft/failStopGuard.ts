@@ -11,9 +11,12 @@
  *    with the failure as the defect (`Cause.die(StorageError | ClientIdCollision)`), instead of
  *    failing with `NotLeader` or ending quietly as a closed node's do;
  * 3. it interrupts the fiber that built the Layer (the one running `Effect.provide(layer)` or
- *    `Layer.launch`), unless that fiber is itself waiting on the node, in which case (2) reaches
- *    it with the typed failure. A Layer built in a parallel branch (`Layer.merge`) has no such
- *    fiber left, so only (1) and (2) apply.
+ *    `Layer.launch`), so a program that does not use the node (a server loop, `Effect.never`)
+ *    ends instead of carrying a dead node — unless that fiber is itself waiting in a call on the
+ *    node (`propose`, `readIndex`, ...), in which case (2) reaches it with the typed failure. A
+ *    stream is consumed in a fiber of its own, so an owner reading `committed` is interrupted
+ *    while the stream's fiber dies with the failure. A Layer built in a parallel branch
+ *    (`Layer.merge`) has no building fiber left, so only (1) and (2) apply there.
  *
  * The guard costs nothing on a call's success path: it only looks at failures.
  */
@@ -60,17 +63,13 @@ export const guardFailStop = (
       })
     }
 
-    /** A stream of a stopped node dies with the failure where it would have ended. */
-    const stream = <A>(s: Stream.Stream<A>): Stream.Stream<A> => {
-      const ended = Stream.concat(s, Stream.suspend(() => (failure === undefined ? Stream.empty : Stream.die(failure))))
-      return Stream.unwrapScoped(Effect.withFiberRuntime<Stream.Stream<A>, never, Scope.Scope>((fiber) => {
-        if (fiber !== owner) return Effect.succeed(ended)
-        return Effect.as(
-          Effect.acquireRelease(Effect.sync(() => void ownerWaiting++), () => Effect.sync(() => void ownerWaiting--)),
-          ended
-        )
-      }))
-    }
+    /**
+     * A stream of a stopped node dies with the failure where it would have ended. (Effect runs a
+     * stream in a fiber of its own, so an owner reading one is not "waiting on the node" above:
+     * it is interrupted, and the stream's fiber dies with the failure.)
+     */
+    const stream = <A>(s: Stream.Stream<A>): Stream.Stream<A> =>
+      Stream.concat(s, Stream.suspend(() => (failure === undefined ? Stream.empty : Stream.die(failure))))
 
     const guarded: RaftNodeShape = {
       ...node,
@@ -85,8 +84,12 @@ export const guardFailStop = (
       changeMembership: (target) => call(node.changeMembership(target)),
       publishSnapshot: (snapshot) =>
         Effect.suspend(() => (failure === undefined ? node.publishSnapshot(snapshot) : Effect.die(failure))),
-      // A closed node never leads: without the race this would wait forever.
-      awaitLeadership: call(Effect.raceFirst(node.awaitLeadership, Deferred.await(stopped)))
+      // A stopped node may still say it leads, and a closed node that does not never will.
+      awaitLeadership: Effect.suspend(() =>
+        failure === undefined
+          ? call(Effect.raceFirst(node.awaitLeadership, Deferred.await(stopped)))
+          : Effect.die(failure)
+      )
     }
     return guarded
   })
