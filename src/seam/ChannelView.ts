@@ -1,5 +1,5 @@
 /**
- * One channel of a multiplexed seam (`MuxSeam`, `NamedMux`): a full `Seam` whose frames carry a
+ * One channel of a multiplexed seam (`Mux`): a full `Seam` whose frames carry a
  * fixed header in front of the payload on the delegate, and whose receive side is its own
  * `Inbox`, filled by the mux's single pump.
  *

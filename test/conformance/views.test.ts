@@ -1,6 +1,6 @@
 /**
  * The Seam conformance suite on the seam combinators, over the in-memory reference fabric
- * (virtual time): `MuxSeam` channel views, `NamedMux` channel views, and `ManagedSeam` with a woven
+ * (virtual time): by-tag `Mux` channel views, by-name `Mux` channel views, and `ManagedSeam` with a woven
  * seam swapped in.
  *
  * One adaptation, stated here because it is a choice of the fabric, not of the combinators: the
@@ -17,7 +17,7 @@ import type { Scope } from "effect"
 import { InMemoryLoom } from "../../layers/seam/inmemory/InMemoryLoom.js"
 import type { SeamShape } from "../../services/seam/Seam.js"
 import type { CloseReason } from "../../services/seam/SeamState.js"
-import { ManagedSeam, MuxSeam, NamedMux } from "../../src/seam/index.js"
+import { ManagedSeam, Mux } from "../../src/seam/index.js"
 import type { Fabric, FabricOptions } from "./SeamConformance.js"
 import { seamConformance } from "./SeamConformance.js"
 
@@ -59,27 +59,27 @@ const viewFabric = (toView: (base: SeamShape) => Effect.Effect<SeamShape, never,
   })
 
 const muxChannel = (base: SeamShape) =>
-  Effect.flatMap(MuxSeam.make(base), (mux) => mux.channel(42)).pipe(Effect.orDie)
+  Effect.flatMap(Mux.byTag(base), (mux) => mux.channel(42)).pipe(Effect.orDie)
 
 const namedChannel = (base: SeamShape) =>
-  Effect.flatMap(NamedMux.make(base), (mux) => mux.channel("conformance")).pipe(Effect.orDie)
+  Effect.flatMap(Mux.byName(base), (mux) => mux.channel("conformance")).pipe(Effect.orDie)
 
-seamConformance("MuxSeam channel view over InMemoryLoom", {
+seamConformance("Mux.byTag channel view over InMemoryLoom", {
   timing: "virtual",
   make: viewFabric(muxChannel),
   reservedBytes: 1
 })
 
-seamConformance("NamedMux channel view over InMemoryLoom", {
+seamConformance("Mux.byName channel view over InMemoryLoom", {
   timing: "virtual",
   make: viewFabric(namedChannel),
   reservedBytes: 1 + "conformance".length
 })
 
-// Not run here: a NamedMux nested in a MuxSeam channel. Its budget is base − 13 as the suite
+// Not run here: a by-name Mux nested in a by-tag Mux channel. Its budget is base − 13 as the suite
 // expects, but its `PayloadTooLarge.reservedBytes` is 12, the header of its own layer (as
 // services/seam/SeamErrors.ts defines it), while the suite checks it against the total 13. Nesting is
-// covered in test/seam/NamedMux.test.ts.
+// covered in test/seam/Mux.byName.test.ts.
 
 /**
  * Managed seams with each woven seam swapped in. A managed seam survives its backing seam's tear

@@ -18,7 +18,7 @@ import type { PeerId } from "../../../../services/seam/PeerId.js"
 import type { SeamShape } from "../../../../services/seam/Seam.js"
 import { CloseReason } from "../../../../services/seam/SeamState.js"
 import type { InvalidChannelName } from "../../../../src/seam/errors.js"
-import * as NamedMux from "../../../../src/seam/NamedMux.js"
+import { Mux } from "../../../../src/seam/Mux.js"
 import type { ClientLink } from "./ClientLink.js"
 import { connect } from "./ClientLink.js"
 import type { ClientCounters } from "./ClientSession.js"
@@ -65,7 +65,7 @@ export interface WebSocketRoom {
   readonly roster: Subscribable.Subscribable<ReadonlySet<PeerId>>
   readonly seam: SeamShape
   /**
-   * A named channel over the seam (`NamedMux`). The first call makes the mux the collector of the
+   * A named channel over the seam (a by-name `Mux`). The first call makes the mux the collector of the
    * seam's `incoming`: use either channels or `seam.incoming`, not both.
    */
   readonly channel: (name: string) => Effect.Effect<SeamShape, InvalidChannelName>
@@ -135,7 +135,7 @@ export const join = (
     yield* Effect.forkIn(heartbeat(s, first.welcome.heartbeatIntervalMs), scope)
     const seam = s.seam()
     // Made on the first `channel` call only: the mux takes over the seam's single collector.
-    const mux = yield* Effect.cached(Scope.extend(NamedMux.make(seam), scope))
+    const mux = yield* Effect.cached(Scope.extend(Mux.byName(seam), scope))
     const result: WebSocketRoom = {
       room,
       serverPeerId: first.welcome.serverPeerId,
