@@ -1,5 +1,5 @@
 /**
- * The host's admission loop (kuilt-behaviour §1.6, gameHost steps 4–6). It seats players one at
+ * The host's admission loop (the last steps of `gameHost.ts`). It seats players one at
  * a time — first as a learner, and only once that learner has caught up, as a voter — until the
  * roster has `peerCount` voters, then publishes "admission closed" with the final voters. Adding
  * a voter that still lags would stall commits until it caught up (thesis §4.2.1: new servers join

@@ -1,5 +1,5 @@
 /**
- * The lobby presence map on channel tag 2 (kuilt-behaviour §1.6): each peer owns one slot saying
+ * The lobby presence map on channel tag 2 (`channels.ts`): each peer owns one slot saying
  * what it is in the game (host, present, spectating, or the host's "admission closed" with the
  * final roster), and every peer holds a replica of every slot.
  *

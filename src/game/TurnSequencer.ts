@@ -1,5 +1,5 @@
 /**
- * `TurnSequencer<A>`: a typed view of a Raft node for game code (kuilt-behaviour §1.6). Actions
+ * `TurnSequencer<A>`: a typed view of a Raft node for game code. Actions
  * are values of a `Schema` (JSON on the wire); `propose` puts one in the log from any peer and
  * returns it with its index; `events` delivers, on every peer and in the same order, each
  * committed action — or a `Reset` when the peer must restart from a snapshot. Raft's own entries

@@ -1,5 +1,5 @@
 /**
- * `gameHost`: the appoint-the-host bootstrap, host side (kuilt-behaviour §1.6). Exactly one peer
+ * `gameHost`: the appoint-the-host bootstrap, host side (README, "Game facade"). Exactly one peer
  * hosts; it declares itself on the presence map, checks that no lower id also declared (lowest
  * id wins), starts a single-voter cluster, and seats joiners one at a time (see `Admission`).
  */

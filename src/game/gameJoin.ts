@@ -1,6 +1,6 @@
 /**
  * `gameJoin` and `gameSpectate`: the appoint-the-host bootstrap, joiner side
- * (kuilt-behaviour §1.6). A joiner starts a Raft node that knows no voters and lists itself as a
+ * (README, "Game facade"). A joiner starts a Raft node that knows no voters and lists itself as a
  * learner — it never campaigns, it only waits for a leader's entries — declares itself on the
  * presence map, and waits for the host to seat it. A player reports its commit index on presence
  * while it waits, which is how the host sees that it caught up as a learner.

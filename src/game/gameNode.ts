@@ -1,5 +1,5 @@
 /**
- * `gameNode`: the roster-given bootstrap (seed page 004). Every peer knows the full voter set up
+ * `gameNode`: the roster-given bootstrap (README, "Game facade"). Every peer knows the full voter set up
  * front (from matchmaking, say) and passes the same one; Raft's own election picks the leader, so
  * there is no appoint-the-host step and no presence handshake.
  */

@@ -1,5 +1,5 @@
 /**
- * The Seam conformance suite (DESIGN.md §7): behaviour every Seam must show, whatever fabric
+ * The Seam conformance suite (docs/ARCHITECTURE.md, "Seams"): behaviour every Seam must show, whatever fabric
  * weaves it (the in-memory loom, channel views of a mux, WebSockets...).
  *
  * A fabric plugs in through a `FabricFactory`: it weaves `n` seams of one session, bound to the

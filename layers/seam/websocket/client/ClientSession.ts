@@ -2,7 +2,7 @@
  * The client side of one room membership: the `Seam` a joiner gets, fed by whichever connection
  * is current (the first one, then each resumed one).
  *
- * Lifecycle (kuilt-behaviour §1.2: "a degraded but recoverable seam reports Weaving"): `Woven`
+ * Lifecycle (a degraded but recoverable seam reports `Weaving`; see `services/seam/SeamState.ts`): `Woven`
  * while a connection is admitted; `Weaving` while the link is down and a resume is being tried
  * (peers stay as last known; sends are accepted and dropped, like frames lost in flight); `Torn`
  * when closed, when the resume window passes or when the host refuses the resume. The roster is
