@@ -92,8 +92,8 @@ describe("RaftNode.layer fail-stop", () => {
       const owner = yield* Effect.fork(
         Effect.flatMap(RaftNode, (node) => Deferred.succeed(handed, node)).pipe(
           Effect.zipRight(Effect.never),
-          Effect.provide(soloLayer(disk)),
-          Effect.provide(capture)
+          // The logger is set before the node's Layer is built, so the node's fibers log through it.
+          Effect.provide(soloLayer(disk).pipe(Layer.provide(capture)))
         )
       )
       const node = yield* Deferred.await(handed)
