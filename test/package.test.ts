@@ -1,8 +1,8 @@
 /**
- * The published package works for a consumer: build, `npm pack`, unpack the tarball into a fresh
- * project, and import every entry point both at run time (node) and at type level (tsc with
- * NodeNext resolution). A broken `exports` map or a file missing from `files` fails here, not for
- * a user. Every step is a child process run asynchronously (the worker stays responsive) under
+ * The published package works for a consumer (README, "Module map"): build, `npm pack`, unpack the
+ * tarball into a fresh project, and import every entry point both at run time (node) and at type
+ * level (tsc with NodeNext resolution). A broken `exports` map or a file missing from `files`
+ * fails here, not for a user. Every step is a child process run asynchronously (the worker stays responsive) under
  * its own bound; a failing step quotes its command and output.
  */
 import { describe, expect, it } from "@effect/vitest"

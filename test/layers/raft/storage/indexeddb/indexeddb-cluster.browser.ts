@@ -11,7 +11,7 @@ import * as IndexedDbRaftStorage from "../../../../../layers/raft/storage/indexe
 import { InMemoryLoom } from "../../../../../layers/seam/inmemory/InMemoryLoom.js"
 import { SeamRaftTransport } from "../../../../../layers/raft/transport/SeamRaftTransport.js"
 import { ClusterConfig } from "../../../../../services/raft/ClusterConfig.js"
-import type { RaftNode } from "../../../../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../../../../services/raft/RaftNode.js"
 import * as Raft from "../../../../../src/raft/RaftNode.js"
 import { waitForEffect } from "../../../../support/waitFor.js"
 import { freshDatabaseName } from "./indexedDbHarness.js"
@@ -22,7 +22,7 @@ const encode = (s: string) => new TextEncoder().encode(s)
 const decode = (b: Uint8Array) => new TextDecoder().decode(b)
 
 interface Running {
-  readonly nodes: ReadonlyArray<RaftNode>
+  readonly nodes: ReadonlyArray<RaftNodeShape>
   readonly scope: Scope.CloseableScope
 }
 
@@ -31,7 +31,7 @@ const boot = (databases: Readonly<Record<string, string>>) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const loom = yield* InMemoryLoom.make({ seed: 7 }).pipe(Scope.extend(scope))
-    const nodes: Array<RaftNode> = []
+    const nodes: Array<RaftNodeShape> = []
     for (const id of IDS) {
       const seam = yield* (id === "a"
         ? loom.host({ sessionName: "raft", peerKey: id, maxPeers: 8 })
@@ -77,7 +77,7 @@ const awaitLeader = (c: Running) =>
   })
 
 /** The first `n` committed commands of `node`, as text (bounded; a timeout shows what arrived). */
-const committedCommands = (node: RaftNode, n: number) =>
+const committedCommands = (node: RaftNodeShape, n: number) =>
   Effect.gen(function*() {
     const got: Array<string> = []
     const fiber = yield* Effect.fork(node.committedFrom(1).pipe(

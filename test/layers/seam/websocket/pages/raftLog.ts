@@ -7,8 +7,8 @@
  */
 import { Effect, Option, Stream } from "effect"
 import type { Scope } from "effect"
-import type { Seam } from "../../../../../services/seam/Seam.js"
-import type { RaftNode } from "../../../../../services/raft/RaftNode.js"
+import type { SeamShape } from "../../../../../services/seam/Seam.js"
+import type { RaftNodeShape } from "../../../../../services/raft/RaftNode.js"
 import { ClientSessionTable } from "../../../../../src/raft/ClientSessionTable.js"
 
 /** One committed item as delivered by `committedFrom(1)`. */
@@ -45,7 +45,7 @@ export interface RaftLog {
 const text = new TextDecoder()
 
 /** Follows `node.committedFrom(1)` in the current scope and records it. */
-export const recordRaftLog = (node: RaftNode, seam: Seam): Effect.Effect<RaftLog, never, Scope.Scope> =>
+export const recordRaftLog = (node: RaftNodeShape, seam: SeamShape): Effect.Effect<RaftLog, never, Scope.Scope> =>
   Effect.gen(function*() {
     const items: Array<LoggedItem> = []
     const applied: Array<string> = []
