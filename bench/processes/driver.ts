@@ -6,7 +6,7 @@
  */
 import { Effect } from "effect"
 import { createHistogram } from "node:perf_hooks"
-import type { RaftNode } from "../../src/index.js"
+import type { RaftNodeShape } from "../../src/index.js"
 import { round } from "../stats.js"
 import { wallMs } from "./protocol.js"
 
@@ -41,7 +41,7 @@ export interface DriveFigures {
 /** How long proposals in flight at the end may take before they are abandoned (counted). */
 const GRACE_MS = 10_000
 
-export const drive = (node: RaftNode, options: DriveOptions): Effect.Effect<DriveFigures> =>
+export const drive = (node: RaftNodeShape, options: DriveOptions): Effect.Effect<DriveFigures> =>
   Effect.gen(function*() {
     const latency = createHistogram()
     const timeline: Array<number> = []

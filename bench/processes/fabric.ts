@@ -9,7 +9,7 @@
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import { WebSocketConstructorNode, WebSocketHost, WebSocketLoom } from "../../src/node.js"
-import type { Seam } from "../../src/node.js"
+import type { SeamShape } from "../../src/node.js"
 
 /** What the host process tells the controller (and the controller passes to every member). */
 export interface HostInfo {
@@ -50,7 +50,7 @@ export const startHost = (): Effect.Effect<HostInfo & { readonly figures: () => 
   })
 
 /** Joins `room` on the host as `peerId` (a Raft node id) with default client options. */
-export const joinRoom = (host: HostInfo, room: string, peerId: string): Effect.Effect<Seam, never, Scope.Scope> =>
+export const joinRoom = (host: HostInfo, room: string, peerId: string): Effect.Effect<SeamShape, never, Scope.Scope> =>
   WebSocketLoom.join({ url: host.url, serverPeerId: host.serverPeerId, room, peerId, displayName: peerId }).pipe(
     Effect.map((joined) => joined.seam),
     Effect.provide(WebSocketConstructorNode),

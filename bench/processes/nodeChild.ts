@@ -11,7 +11,7 @@
 import { Effect, Fiber, Option, Stream } from "effect"
 import { join } from "node:path"
 import { ClusterConfig, InMemoryRaftStorage, RaftNode, SeamRaftTransport, SqlRaftStorage } from "../../src/node.js"
-import type { RaftRole, RaftStorage } from "../../src/node.js"
+import type { RaftRole, RaftStorageShape } from "../../src/node.js"
 import { round } from "../stats.js"
 import { runChild } from "./child.js"
 import { COMMAND_BYTES, drive } from "./driver.js"
@@ -86,7 +86,7 @@ runChild((args: NodeArgs) =>
   Effect.gen(function*() {
     const probes = new Probes()
     const seam = yield* joinRoom(args.host, args.room, args.id)
-    const storage: RaftStorage = args.storage === "mem"
+    const storage: RaftStorageShape = args.storage === "mem"
       ? yield* InMemoryRaftStorage.make()
       : yield* SqlRaftStorage.makeSqlite({ filename: join(args.dataDir, `${args.id}.sqlite`) }).pipe(Effect.orDie)
     const transport = SeamRaftTransport.fromSeam(seam)
