@@ -174,7 +174,7 @@ export const spawnChild = (
           kill("SIGKILL")
           killTree(proc)
         }
-      }).pipe(Effect.catchAll(() => Effect.sync(() => (kill("SIGKILL"), killTree(proc)))))
+      })
     )
 
     const started = yield* Deferred.await(ready).pipe(

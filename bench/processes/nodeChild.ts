@@ -8,7 +8,7 @@
  * CPU, role transitions), `drive` (proposals from inside this process), `awaitLeaderCommit` /
  * `cancelAwait` (re-election trials: become leader, commit one proposal, say when).
  */
-import { Effect, Fiber, Option, Stream } from "effect"
+import { Effect, Fiber, Option, Runtime, Stream } from "effect"
 import { join } from "node:path"
 import { ClusterConfig, InMemoryRaftStorage, RaftNode, SeamRaftTransport, SqlRaftStorage } from "../../src/node.js"
 import type { RaftRole, RaftStorageShape } from "../../src/node.js"
@@ -93,7 +93,8 @@ runChild((args: NodeArgs) =>
     const node = yield* RaftNode.make({ cluster: ClusterConfig.of(args.voters, args.learners), transport, storage }).pipe(Effect.orDie)
     // Where in the log each stall happened (the public API offers the commit index).
     const commitIndex = node.commitIndex.get
-    probes.annotate = () => Effect.runSync(commitIndex)
+    const runtime = yield* Effect.runtime<never>()
+    probes.annotate = () => Runtime.runSync(runtime)(commitIndex)
 
     let transitions: Array<RoleTransition> = []
     let termAtStart = 0
