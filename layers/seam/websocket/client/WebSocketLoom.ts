@@ -9,7 +9,7 @@
  * if the host refused the resume (it restarted), joins afresh with the same identity
  * (`Reconnect.ts`); frames sent or relayed meanwhile are lost (as in flight).
  */
-import type { Socket } from "@effect/platform"
+import { Socket } from "@effect/platform"
 import { Context, Duration, Effect, ExecutionStrategy, Exit, Layer, Scope, Stream } from "effect"
 import type { Subscribable } from "effect"
 import { DeliveryPolicy } from "../../../../services/seam/DeliveryPolicy.js"
@@ -222,14 +222,15 @@ const weaveFailed = (e: JoinRefused | HostUnreachable) => new WeaveFailed({ reas
 
 /** A loom over the host at `config.url`, using the `WebSocketConstructor` of the current context. */
 export const make = (config: WebSocketLoomConfig): Effect.Effect<WebSocketLoom, never, Socket.WebSocketConstructor> =>
-  Effect.map(Effect.context<Socket.WebSocketConstructor>(), (context) => {
+  // Only the constructor is captured: the caller's whole context would carry its Scope along.
+  Effect.map(Socket.WebSocketConstructor, (constructor) => {
     const joinRoom: WebSocketLoom["joinRoom"] = (room, options = {}) =>
       join({
         ...config,
         room,
         displayName: options.displayName ?? config.displayName ?? options.peerId ?? "kuilt",
         ...(options.peerId === undefined ? {} : { peerId: options.peerId })
-      }).pipe(Effect.provide(context))
+      }).pipe(Effect.provideService(Socket.WebSocketConstructor, constructor))
     const weave = (sessionName: string, peerKey: string | undefined, roomKey: string | undefined) =>
       roomKey !== undefined
         ? Effect.fail(new WeaveFailed({ reason: "roomKey is not supported by WebSocketLoom; bind peers with the host's identity" }))
