@@ -10,17 +10,64 @@ import type { Hello } from "../Protocol.js"
 import { RejectCode } from "../RejectCode.js"
 import type { Authenticator } from "./HostIdentity.js"
 import type { Connection } from "./HostMembers.js"
+import type { Turns } from "./Turns.js"
 import type { HostRooms } from "./WebSocketHostRooms.js"
 import type { Principal } from "./WebSocketHostOptions.js"
 
-/** Handles one received message; an Effect it returns is run by the socket (identity, pauses). */
+/**
+ * Handles one received message; an Effect it returns is run by the socket (identity, pauses, the
+ * backlog). A connection gets `maxFramesPerTurn` frames per loop turn: past that its reading is
+ * paused and the frames already read wait in its backlog for the next turns, in order.
+ */
 export const onMessage = (
+  rooms: HostRooms,
+  authenticate: Authenticator,
+  turns: Turns,
+  conn: Connection,
+  data: Uint8Array
+): Effect.Effect<void> | void => {
+  conn.heard = true
+  if (conn.backlog !== undefined) {
+    conn.backlog.push(data)
+    return
+  }
+  if (!rooms.overQuantum(conn, turns.current())) return handleFrame(rooms, authenticate, conn, data)
+  conn.backlog = [data]
+  rooms.updateReading(conn)
+  return drainBacklog(rooms, authenticate, conn)
+}
+
+/** Yields to the event loop (its I/O and timers) once. */
+const nextTurn = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
+const drainBacklog = (rooms: HostRooms, authenticate: Authenticator, conn: Connection): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const backlog = conn.backlog!
+    const quantum = rooms.options.maxFramesPerTurn
+    while (backlog.length > 0 && conn.phase !== "closed") {
+      yield* nextTurn
+      const batch = backlog.splice(0, quantum)
+      rooms.counters.deferredFrames += batch.length
+      for (const data of batch) {
+        const more = handleFrame(rooms, authenticate, conn, data)
+        // A pause's end or an identity check: run beside the drain, as the socket would have.
+        if (more !== undefined) yield* Effect.forkDaemon(more)
+      }
+    }
+    conn.backlog = undefined
+    rooms.updateReading(conn)
+  })
+
+/** One frame: rate limits, then the handshake or the member's routing. */
+const handleFrame = (
   rooms: HostRooms,
   authenticate: Authenticator,
   conn: Connection,
   data: Uint8Array
 ): Effect.Effect<void> | void => {
-  conn.heard = true
   const wait = rooms.throttle(conn, data.byteLength, rooms.now())
   const handled = dispatch(rooms, authenticate, conn, data)
   if (wait === 0) return handled

@@ -36,6 +36,12 @@ export class Connection {
   byeReceived = false
   /** Paused for its rate limit (a resume is scheduled). */
   paused = false
+  /** Frames read in a turn that already had its quantum, handled in later turns (reading paused). */
+  backlog: Array<Uint8Array> | undefined = undefined
+  /** The loop turn of `turnFrames` (see `Turns`). */
+  turn = -1
+  /** Frames handled in `turn`. */
+  turnFrames = 0
   /** Set when the socket is being closed and must be destroyed if still open at this time. */
   terminateAt: number | undefined = undefined
   /** Released from the per-address count (exactly once, when the socket closes). */

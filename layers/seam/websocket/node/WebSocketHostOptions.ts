@@ -77,6 +77,12 @@ export interface WebSocketRelayOptions {
   readonly maxConnectionsPerAddress?: number
   /** Per-connection message and byte rates; see `RateLimit` for the defaults. */
   readonly rateLimit?: RateLimit
+  /**
+   * Most frames of one connection handled in one turn of the event loop. Default 64. Past it the
+   * connection stops being read and the frames already read are handled in the next turns, so a
+   * burst (even within its rate) cannot hold the loop: other connections are served in between.
+   */
+  readonly maxFramesPerTurn?: number
   /** Time a connection has to send its `Hello` and be admitted. Default 5 s (`HandshakeTimeout`). */
   readonly handshakeTimeout?: Duration.DurationInput
   /** How long a dropped member keeps its slot for a resume. Default 10 s; 0 frees it at once. */
@@ -134,6 +140,7 @@ export interface ResolvedHostOptions {
   readonly messageBurst: number
   readonly bytesPerSecond: number
   readonly byteBurst: number
+  readonly maxFramesPerTurn: number
   readonly slowConsumerGraceMs: number
   readonly handshakeTimeoutMs: number
   readonly reconnectWindowMs: number
@@ -161,6 +168,8 @@ export interface HostCounters {
   bytesDelivered: number
   /** Times a connection was paused for exceeding its rate limit. */
   rateLimited: number
+  /** Frames handled in a later loop turn because their connection had its quantum (`maxFramesPerTurn`). */
+  deferredFrames: number
   /** `RelayTo` naming a peer that is not in the sender's room (or not connected right now). */
   droppedNoPeer: number
   /** Payloads over the budget (only a misbehaving client sends them). */

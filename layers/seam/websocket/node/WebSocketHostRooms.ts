@@ -79,7 +79,7 @@ export class HostRooms {
     if (wait <= 0 || conn.paused || conn.phase === "closed") return 0
     conn.paused = true
     this.counters.rateLimited++
-    conn.link.pause()
+    this.updateReading(conn)
     return Math.ceil(wait)
   }
 
@@ -87,7 +87,26 @@ export class HostRooms {
   unpause(conn: Connection): void {
     if (!conn.paused) return
     conn.paused = false
-    if (conn.phase !== "closed") conn.link.resume()
+    this.updateReading(conn)
+  }
+
+  /**
+   * Counts one frame in the current loop turn; true when the connection already had
+   * `maxFramesPerTurn` this turn (the caller defers the frame to a later turn).
+   */
+  overQuantum(conn: Connection, turn: number): boolean {
+    if (conn.turn !== turn) {
+      conn.turn = turn
+      conn.turnFrames = 0
+    }
+    return ++conn.turnFrames > this.options.maxFramesPerTurn
+  }
+
+  /** Reads from the socket unless it is rate-limited or has a backlog. */
+  updateReading(conn: Connection): void {
+    if (conn.phase === "closed") return
+    if (conn.paused || conn.backlog !== undefined) conn.link.pause()
+    else conn.link.resume()
   }
 
   /** Sends a `Reject` and closes with the same code. */

@@ -24,6 +24,7 @@ import { HostMetrics } from "./HostMetrics.js"
 import { limitIncomingFrames, webSocketOfSocket } from "./wsSocket.js"
 import type { HostCounters, ResolvedHostOptions, RoomStats, WebSocketRelayOptions } from "./WebSocketHostOptions.js"
 import { HostRooms } from "./WebSocketHostRooms.js"
+import { Turns } from "./Turns.js"
 
 /** A running relay: an `HttpApp` plus the rooms it serves. Stops when its scope closes. */
 export interface WebSocketRelay {
@@ -70,6 +71,7 @@ export const resolveOptions = (o: WebSocketRelayOptions): ResolvedHostOptions =>
     messageBurst: o.rateLimit?.messageBurst ?? messagesPerSecond,
     bytesPerSecond,
     byteBurst: o.rateLimit?.byteBurst ?? Math.max(bytesPerSecond, maxFrameBytes),
+    maxFramesPerTurn: o.maxFramesPerTurn ?? 64,
     handshakeTimeoutMs: millis(o.handshakeTimeout, 5_000),
     reconnectWindowMs: millis(o.reconnectWindow, 10_000),
     heartbeatIntervalMs: millis(o.heartbeatInterval, 5_000),
@@ -91,6 +93,7 @@ const validate = (o: ResolvedHostOptions): string | undefined => {
     ["rateLimit.messageBurst", o.messageBurst],
     ["rateLimit.bytesPerSecond", o.bytesPerSecond],
     ["rateLimit.byteBurst", o.byteBurst],
+    ["maxFramesPerTurn", o.maxFramesPerTurn],
     ["handshakeTimeout", o.handshakeTimeoutMs],
     ["heartbeatInterval", o.heartbeatIntervalMs]
   ]
@@ -114,6 +117,7 @@ const newCounters = (): HostCounters => ({
   framesDelivered: 0,
   bytesDelivered: 0,
   rateLimited: 0,
+  deferredFrames: 0,
   droppedNoPeer: 0,
   droppedOverBudget: 0,
   droppedBadFrames: 0,
@@ -156,6 +160,7 @@ export const make = (options: WebSocketRelayOptions = {}): Effect.Effect<WebSock
     const counters = newCounters()
     const clock = yield* Effect.clock
     const rooms = new HostRooms(o, counters, () => clock.unsafeCurrentTimeMillis())
+    const turns = new Turns()
     const metrics = new HostMetrics(o.serverPeerId, counters)
     rooms.sweep(clock.unsafeCurrentTimeMillis())
     const allowed = o.allowedOrigins === undefined ? undefined : new Set(o.allowedOrigins)
@@ -176,7 +181,7 @@ export const make = (options: WebSocketRelayOptions = {}): Effect.Effect<WebSock
       const address = net.remoteAddress
       let conn: Connection | undefined
       const exit = yield* socket.run(
-        (data) => (conn === undefined ? undefined : onMessage(rooms, authenticate, conn, data)),
+        (data) => (conn === undefined ? undefined : onMessage(rooms, authenticate, turns, conn, data)),
         {
           // Runs as soon as the socket is open, before any client frame is read (the upgrade
           // callback resumes this fiber within the same turn of the event loop).
