@@ -8,7 +8,9 @@
  * and the cluster commits again by itself. Pass `--key key.pem --cert cert.pem` to serve `wss://`
  * (the voters then trust that certificate).
  */
-import { Chunk, Duration, Effect, Exit, Option, Schedule, Scope, Stream } from "effect"
+import { Socket } from "@effect/platform"
+import { Chunk, Duration, Effect, Exit, Layer, Option, Schedule, Scope, Stream } from "effect"
+import { WebSocket } from "ws"
 import { readFileSync } from "node:fs"
 import {
   ClusterConfig,
@@ -18,7 +20,6 @@ import {
   RaftNode,
   SeamRaftTransport,
   WebSocketConstructorNode,
-  WebSocketConstructorNodeTls,
   WebSocketHost,
   WebSocketLoom
 } from "../src/node.js"
@@ -94,7 +95,11 @@ const program = Effect.gen(function*() {
   yield* second.stop
 })
 
-const constructor = tls === undefined ? WebSocketConstructorNode : WebSocketConstructorNodeTls({ ca: tls.cert })
+// A self-signed certificate is trusted explicitly (with `ws`, which the Node constructor uses);
+// a certificate of a public CA needs nothing: `WebSocketConstructorNode`.
+const constructor = tls === undefined
+  ? WebSocketConstructorNode
+  : Layer.succeed(Socket.WebSocketConstructor, (url, protocols) => new WebSocket(url, protocols, { ca: tls.cert }) as unknown as globalThis.WebSocket)
 Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(constructor))).then(
   () => process.exit(0),
   (e) => {

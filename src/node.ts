@@ -23,5 +23,3 @@ export type {
   WebSocketRelayOptions
 } from "../layers/seam/websocket/node/WebSocketHostOptions.js"
 export { layerWebSocketConstructor as WebSocketConstructorNode } from "@effect/platform-node/NodeSocket"
-export { layerWebSocketConstructorTls as WebSocketConstructorNodeTls } from "../layers/seam/websocket/node/WebSocketConstructorTls.js"
-export type { ClientTlsOptions } from "../layers/seam/websocket/node/WebSocketConstructorTls.js"

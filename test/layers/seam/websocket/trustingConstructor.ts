@@ -1,7 +1,7 @@
 /**
- * A Node `WebSocketConstructor` for `wss://` hosts whose certificate is not signed by a public CA
- * (a private CA, or a self-signed certificate in development). For publicly trusted certificates
- * the default `WebSocketConstructorNode` is enough.
+ * A Node `WebSocketConstructor` (from `ws`) that trusts a given CA, for the tests' self-signed
+ * `wss://` hosts. Applications do the same with their own `ws` (kuilt does not ship `ws` as a
+ * runtime dependency), or start Node with `NODE_EXTRA_CA_CERTS=ca.pem`.
  */
 import { Socket } from "@effect/platform"
 import { Layer } from "effect"
