@@ -10,6 +10,7 @@ import type { Hello } from "../Protocol.js"
 import { RejectCode } from "../RejectCode.js"
 import type { Authenticator } from "./HostIdentity.js"
 import type { Connection } from "./HostMembers.js"
+import { route } from "./HostRouting.js"
 import type { Turns } from "./Turns.js"
 import type { HostRooms } from "./WebSocketHostRooms.js"
 import type { Principal } from "./WebSocketHostOptions.js"
@@ -80,7 +81,7 @@ const dispatch = (rooms: HostRooms, authenticate: Authenticator, conn: Connectio
     case "member": {
       const decoded = decodeMessage(data)
       if (Either.isLeft(decoded)) return rooms.badFrame(conn)
-      return rooms.onMemberMessage(conn, decoded.right)
+      return route(rooms, conn, decoded.right)
     }
     case "handshake":
       return onHello(rooms, authenticate, conn, data)

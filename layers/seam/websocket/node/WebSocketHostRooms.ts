@@ -13,8 +13,8 @@
  * reconnect window. A hello of another principal, or any hello on an open host, gets `PeerIdInUse`.
  */
 import { randomBytes, randomUUID } from "node:crypto"
-import { encodeMessage, encodeRelayWith, MessageType, PROTOCOL_VERSION, RELAY_OVERHEAD_BYTES } from "../Protocol.js"
-import type { Hello, WireMessage } from "../Protocol.js"
+import { encodeMessage, PROTOCOL_VERSION, RELAY_OVERHEAD_BYTES } from "../Protocol.js"
+import type { Hello } from "../Protocol.js"
 import { RejectCode, rejectCodeName } from "../RejectCode.js"
 import type { HostLink } from "./HostMembers.js"
 import { Connection, Member, Room } from "./HostMembers.js"
@@ -265,57 +265,6 @@ export class HostRooms {
   private pushRoster(room: Room, except?: Member): void {
     const frame = encodeMessage({ _tag: "Roster", peers: [...room.members.keys()] })
     for (const m of room.members.values()) if (m !== except && m.conn !== undefined) this.deliver(m.conn, frame)
-  }
-
-  /** Routes one decoded frame from an admitted member. */
-  onMemberMessage(conn: Connection, message: WireMessage): void {
-    const from = conn.member!
-    switch (message._tag) {
-      case "RelayTo": {
-        if (message.payload.byteLength > this.budget) {
-          this.counters.droppedOverBudget++
-          return
-        }
-        const target = from.room.members.get(message.to)
-        if (target === undefined || target.conn === undefined || target === from) {
-          this.counters.droppedNoPeer++
-          return
-        }
-        this.counters.relayed++
-        this.deliver(target.conn, encodeRelayWith(MessageType.RelayFrom, from.idBytes, message.payload))
-        return
-      }
-      case "Broadcast": {
-        if (message.payload.byteLength > this.budget) {
-          this.counters.droppedOverBudget++
-          return
-        }
-        this.counters.broadcasts++
-        const frame = encodeRelayWith(MessageType.RelayFrom, from.idBytes, message.payload)
-        for (const m of from.room.members.values()) if (m !== from && m.conn !== undefined) this.deliver(m.conn, frame)
-        return
-      }
-      case "Ping":
-        this.deliver(conn, encodeMessage({ _tag: "Pong", nonce: message.nonce }))
-        return
-      case "Pong":
-        return
-      case "Bye":
-        conn.byeReceived = true
-        this.leave(from)
-        conn.member = undefined
-        conn.phase = "closed"
-        conn.link.close(1000, "bye")
-        return
-      case "Hello":
-      case "Welcome":
-      case "Reject":
-      case "Roster":
-      case "RelayFrom":
-        // A second hello or a host-only frame: the sender is confused or hostile. Never relayed.
-        this.badFrame(conn)
-        return
-    }
   }
 
   /** The socket closed (for any reason): a member without `Bye` keeps its slot for the window. */

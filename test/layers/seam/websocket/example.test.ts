@@ -4,7 +4,7 @@
  * restart and every voter applies the same log.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Data, Effect } from "effect"
 import { execFile } from "node:child_process"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -14,10 +14,12 @@ import { selfSignedCertificate } from "./tlsCertificate.js"
 const root = resolve(import.meta.dirname, "../../../..")
 const tsx = resolve(root, "node_modules", ".bin", "tsx")
 
+class ExampleFailed extends Data.TaggedError("ExampleFailed")<{ readonly output: string }> {}
+
 const runExample = (args: ReadonlyArray<string>) =>
-  Effect.async<string, Error>((resume) => {
+  Effect.async<string, ExampleFailed>((resume) => {
     const child = execFile(tsx, ["examples/websocket-secure.ts", ...args], { cwd: root, encoding: "utf8", timeout: 120_000 }, (error, stdout, stderr) =>
-      resume(error ? Effect.fail(new Error(`the example failed: ${error.message}\n${stdout}\n${stderr}`)) : Effect.succeed(stdout)))
+      resume(error ? Effect.fail(new ExampleFailed({ output: `${error.message}\n${stdout}\n${stderr}` })) : Effect.succeed(stdout)))
     return Effect.sync(() => child.kill("SIGKILL"))
   })
 

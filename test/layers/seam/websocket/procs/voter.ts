@@ -11,7 +11,7 @@
  * Commands on stdin: `dump` → `applied <json [[index, command], …]>`. Exits when stdin closes.
  */
 import { NodeSocket } from "@effect/platform-node"
-import { Clock, Duration, Effect, Ref, Schedule, Stream } from "effect"
+import { Clock, Duration, Effect, Ref, Runtime, Schedule, Stream } from "effect"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import * as SqlRaftStorage from "../../../../../layers/raft/storage/sql/SqlRaftStorage.js"
@@ -83,7 +83,7 @@ const main = Effect.gen(function*() {
   const input = createInterface({ input: process.stdin })
   input.on("line", (line) => {
     if (line.trim() === "dump") {
-      void Effect.runPromise(Effect.map(Ref.get(applied), (xs) => print(`applied ${JSON.stringify(xs)}`)).pipe(Effect.provide(runtime)))
+      void Runtime.runPromise(runtime)(Effect.map(Ref.get(applied), (xs) => print(`applied ${JSON.stringify(xs)}`)))
     }
   })
   input.on("close", () => process.exit(0))
