@@ -15,11 +15,12 @@ import type { Subscribable } from "effect"
 import { DeliveryPolicy } from "../../../../services/seam/DeliveryPolicy.js"
 import type { PeerId } from "../../../../services/seam/PeerId.js"
 import { Loom } from "../../../../services/seam/Loom.js"
-import type { Seam } from "../../../../services/seam/Seam.js"
+import type { LoomShape } from "../../../../services/seam/Loom.js"
+import type { SeamShape } from "../../../../services/seam/Seam.js"
 import { WeaveFailed } from "../../../../services/seam/SeamErrors.js"
 import { CloseReason } from "../../../../services/seam/SeamState.js"
 import type { InvalidChannelName } from "../../../../src/seam/errors.js"
-import * as NamedMux from "../../../../src/seam/NamedMux.js"
+import { Mux } from "../../../../src/seam/Mux.js"
 import { connect } from "./ClientLink.js"
 import type { ClientCounters } from "./ClientSession.js"
 import { ClientSession } from "./ClientSession.js"
@@ -74,14 +75,14 @@ export interface WebSocketRoom {
   /** The room's members, including this peer (the seam's `peers`). */
   readonly roster: Subscribable.Subscribable<ReadonlySet<PeerId>>
   /** The room's seam: the same object across resumes and rejoins. */
-  readonly seam: Seam
+  readonly seam: SeamShape
   /** The link to the host: connected, resuming, rejoining (with attempt and last error), closed. */
   readonly status: Subscribable.Subscribable<LinkStatus>
   /**
-   * A named channel over the seam (`NamedMux`). The first call makes the mux the collector of the
+   * A named channel over the seam (a by-name `Mux`). The first call makes the mux the collector of the
    * seam's `incoming`: use either channels or `seam.incoming`, not both.
    */
-  readonly channel: (name: string) => Effect.Effect<Seam, InvalidChannelName>
+  readonly channel: (name: string) => Effect.Effect<SeamShape, InvalidChannelName>
   /** Live client counters. */
   readonly counters: Readonly<ClientCounters>
 }
@@ -175,7 +176,7 @@ export const join = (
       scope
     )
     // Made on the first `channel` call only: the mux takes over the seam's single collector.
-    const mux = yield* Effect.cached(Scope.extend(NamedMux.make(seam), scope))
+    const mux = yield* Effect.cached(Scope.extend(Mux.byName(seam), scope))
     const result: WebSocketRoom = {
       room,
       get serverPeerId() {
@@ -197,9 +198,9 @@ export type WebSocketLoomConfig = Omit<WebSocketAdvertisement, "room" | "peerId"
 }
 
 /**
- * The WebSocket fabric as a `Loom`: `host(pattern)` and `join(tag)` weave a seam in room
+ * What a `WebSocketLoom` offers: a `Loom` whose `host(pattern)` and `join(tag)` weave a seam in room
  * `sessionName` as peer `peerKey`, so code written against `Loom` (a game, a Raft node) runs over a
- * relay host by swapping the Layer. `joinRoom` gives the room-level handle (roster, status,
+ * relay host by swapping the Layer, plus `joinRoom` for the room-level handle (roster, status,
  * channels, counters).
  *
  * On a relay, rooms exist while they have members: `join` of an empty room creates it, and `host`
@@ -207,7 +208,7 @@ export type WebSocketLoomConfig = Omit<WebSocketAdvertisement, "room" | "peerId"
  * `roomCapacity`, not per session; `roomKey` is not supported (bind peers with the host's identity
  * instead) and is refused rather than ignored.
  */
-export interface WebSocketLoom extends Loom {
+export interface WebSocketLoomShape extends LoomShape {
   readonly config: WebSocketLoomConfig
   readonly joinRoom: (
     room: string,
@@ -215,16 +216,13 @@ export interface WebSocketLoom extends Loom {
   ) => Effect.Effect<WebSocketRoom, JoinRefused | HostUnreachable, Scope.Scope>
 }
 
-/** The `WebSocketLoom` service tag (`layer` provides it next to `Loom`). */
-export class WebSocketLoomTag extends Context.Tag("kuilt/WebSocketLoom")<WebSocketLoomTag, WebSocketLoom>() {}
-
 const weaveFailed = (e: JoinRefused | HostUnreachable) => new WeaveFailed({ reason: e.message })
 
 /** A loom over the host at `config.url`, using the `WebSocketConstructor` of the current context. */
-export const make = (config: WebSocketLoomConfig): Effect.Effect<WebSocketLoom, never, Socket.WebSocketConstructor> =>
+export const make = (config: WebSocketLoomConfig): Effect.Effect<WebSocketLoomShape, never, Socket.WebSocketConstructor> =>
   // Only the constructor is captured: the caller's whole context would carry its Scope along.
   Effect.map(Socket.WebSocketConstructor, (constructor) => {
-    const joinRoom: WebSocketLoom["joinRoom"] = (room, options = {}) =>
+    const joinRoom: WebSocketLoomShape["joinRoom"] = (room, options = {}) =>
       join({
         ...config,
         room,
@@ -235,7 +233,7 @@ export const make = (config: WebSocketLoomConfig): Effect.Effect<WebSocketLoom, 
       roomKey !== undefined
         ? Effect.fail(new WeaveFailed({ reason: "roomKey is not supported by WebSocketLoom; bind peers with the host's identity" }))
         : Effect.mapError(joinRoom(sessionName, peerKey === undefined ? {} : { peerId: peerKey }), weaveFailed)
-    const loom: WebSocketLoom = {
+    const loom: WebSocketLoomShape = {
       config,
       joinRoom,
       host: (pattern) =>
@@ -257,12 +255,18 @@ export const make = (config: WebSocketLoomConfig): Effect.Effect<WebSocketLoom, 
     return loom
   })
 
-/** A Layer providing both `Loom` and `WebSocketLoomTag`. */
-export const layer = (config: WebSocketLoomConfig): Layer.Layer<Loom | WebSocketLoomTag, never, Socket.WebSocketConstructor> =>
-  Layer.effectContext(Effect.map(make(config), (loom) => Context.make(WebSocketLoomTag, loom).pipe(Context.add(Loom, loom))))
+/** One loom made with `config`, provided both as the `Loom` and as the `WebSocketLoom`. */
+export const layer = (config: WebSocketLoomConfig): Layer.Layer<Loom | WebSocketLoom, never, Socket.WebSocketConstructor> =>
+  Layer.effectContext(Effect.map(make(config), (loom) => Context.make(WebSocketLoom, loom).pipe(Context.add(Loom, loom))))
 
 /**
- * The WebSocket client fabric: `WebSocketLoom.join(advertisement)` for one room, or a `Loom` with
- * `WebSocketLoom.make(config)` / `WebSocketLoom.layer(config)`.
+ * The WebSocket client fabric as a service (its interface is `WebSocketLoomShape`), with its
+ * constructors: `WebSocketLoom.join(advertisement)` for one room, `WebSocketLoom.make(config)` for
+ * a `Loom` in the caller's context, `WebSocketLoom.layer(config)` providing `Loom` and
+ * `WebSocketLoom`.
  */
-export const WebSocketLoom = { join, make, layer, Tag: WebSocketLoomTag } as const
+export class WebSocketLoom extends Context.Tag("kuilt/WebSocketLoom")<WebSocketLoom, WebSocketLoomShape>() {
+  static readonly join = join
+  static readonly make = make
+  static readonly layer = layer
+}

@@ -1,5 +1,5 @@
 /**
- * `WebSocketHost`: a Node relay host for kuilt rooms (kuilt-behaviour §1.3): the `WebSocketRelay`
+ * `WebSocketHost`: a Node relay host for kuilt rooms (wire protocol in `../Protocol.ts`): the `WebSocketRelay`
  * app on an HTTP (or, with `tls`, HTTPS) server of its own, at `path` (default `/kuilt`). To serve
  * the relay beside other routes on one port, mount `WebSocketRelay.make(...).app` on your own
  * `HttpServer` instead.
@@ -25,29 +25,26 @@ import * as Http from "node:http"
 import * as Https from "node:https"
 import { WeaveFailed } from "../../../../services/seam/SeamErrors.js"
 import type { WebSocketHostOptions } from "./WebSocketHostOptions.js"
-import type { WebSocketRelay } from "./WebSocketRelay.js"
+import type { WebSocketRelayShape } from "./WebSocketRelay.js"
 import { make as makeRelay } from "./WebSocketRelay.js"
 
 export * from "./WebSocketHostOptions.js"
 export { HostIdentity } from "./HostIdentity.js"
 
 /** A running host. It stops when the scope it was made in closes (or on `close`). */
-export interface WebSocketHost extends Omit<WebSocketRelay, "app"> {
+export interface WebSocketHostShape extends Omit<WebSocketRelayShape, "app"> {
   /** The TCP port it listens on (the real one when `port: 0` was asked). */
   readonly port: number
   /** `ws://host:port/kuilt` (`wss://` with `tls`), what clients put in their advertisement. */
   readonly url: string
 }
 
-/** The `WebSocketHost` service tag (`layer` provides it). */
-export class WebSocketHostTag extends Context.Tag("kuilt/WebSocketHost")<WebSocketHostTag, WebSocketHost>() {}
-
 /**
  * Starts a host in the current scope. Fails with `WeaveFailed` when it cannot listen (port in use,
  * bad address, bad TLS material), when an option is out of range or the identity's secret is
  * unusable.
  */
-export const make = (options: WebSocketHostOptions = {}): Effect.Effect<WebSocketHost, WeaveFailed, Scope.Scope> =>
+export const make = (options: WebSocketHostOptions = {}): Effect.Effect<WebSocketHostShape, WeaveFailed, Scope.Scope> =>
   Effect.gen(function*() {
     const relay = yield* makeRelay(options)
     const host = options.host ?? "127.0.0.1"
@@ -86,9 +83,9 @@ export const make = (options: WebSocketHostOptions = {}): Effect.Effect<WebSocke
     }
   })
 
-/** A host as a Layer (`WebSocketHostTag`), bound to the layer's scope. */
-export const layer = (options: WebSocketHostOptions = {}): Layer.Layer<WebSocketHostTag, WeaveFailed> =>
-  Layer.scoped(WebSocketHostTag, make(options))
+/** A host as a Layer, bound to the layer's scope. */
+export const layer = (options: WebSocketHostOptions = {}): Layer.Layer<WebSocketHost, WeaveFailed> =>
+  Layer.scoped(WebSocketHost, make(options))
 
 const toPem = (x: string | Uint8Array): string | Buffer => (typeof x === "string" ? x : Buffer.from(x))
 
@@ -97,5 +94,11 @@ const pathOf = (url: string): string => {
   return q === -1 ? url : url.slice(0, q)
 }
 
-/** The host constructors, as a namespace (`WebSocketHost.make`, `WebSocketHost.layer`). */
-export const WebSocketHost = { make, layer, Tag: WebSocketHostTag }
+/**
+ * The standalone host as a service (its interface is `WebSocketHostShape`), with its constructors:
+ * `WebSocketHost.make(options)` in the caller's scope, `WebSocketHost.layer(options)`.
+ */
+export class WebSocketHost extends Context.Tag("kuilt/WebSocketHost")<WebSocketHost, WebSocketHostShape>() {
+  static readonly make = make
+  static readonly layer = layer
+}

@@ -27,7 +27,7 @@ import { HostRooms } from "./WebSocketHostRooms.js"
 import { Turns } from "./Turns.js"
 
 /** A running relay: an `HttpApp` plus the rooms it serves. Stops when its scope closes. */
-export interface WebSocketRelay {
+export interface WebSocketRelayShape {
   /** Serve this on a route of an `HttpServer` (it answers 426 to requests that are not upgrades). */
   readonly app: HttpApp.Default<never, HttpServerRequest.HttpServerRequest>
   readonly serverPeerId: string
@@ -148,7 +148,7 @@ const linkOf = (ws: WsSocket, origin: string | undefined, address: string | unde
  * Makes a relay in the current scope. Fails with `WeaveFailed` when an option is out of range or the
  * identity's secret is unusable. Logs a warning when no identity is configured.
  */
-export const make = (options: WebSocketRelayOptions = {}): Effect.Effect<WebSocketRelay, WeaveFailed, Scope.Scope> =>
+export const make = (options: WebSocketRelayOptions = {}): Effect.Effect<WebSocketRelayShape, WeaveFailed, Scope.Scope> =>
   Effect.gen(function*() {
     const o = resolveOptions(options)
     const invalid = validate(o)
@@ -224,7 +224,7 @@ export const make = (options: WebSocketRelayOptions = {}): Effect.Effect<WebSock
       metrics.flush(rooms)
     })
     yield* Effect.addFinalizer(() => close)
-    const relay: WebSocketRelay = {
+    const relay: WebSocketRelayShape = {
       app,
       serverPeerId: o.serverPeerId,
       maxPayloadBytes: rooms.budget,
@@ -236,16 +236,19 @@ export const make = (options: WebSocketRelayOptions = {}): Effect.Effect<WebSock
     return relay
   })
 
-/** The `WebSocketRelay` service tag (`layer` provides it). */
-export class WebSocketRelayTag extends Context.Tag("kuilt/WebSocketRelay")<WebSocketRelayTag, WebSocketRelay>() {}
-
 /**
  * A relay as a Layer. Provide it to the layer that serves its `app` (not beside it), so the relay
  * is released before the `HttpServer`: the server's shutdown waits for every WebSocket to close,
  * and only the relay closes them.
  */
-export const layer = (options: WebSocketRelayOptions = {}): Layer.Layer<WebSocketRelayTag, WeaveFailed> =>
-  Layer.scoped(WebSocketRelayTag, make(options))
+export const layer = (options: WebSocketRelayOptions = {}): Layer.Layer<WebSocketRelay, WeaveFailed> =>
+  Layer.scoped(WebSocketRelay, make(options))
 
-/** The relay constructors, as a namespace (`WebSocketRelay.make`, `WebSocketRelay.layer`). */
-export const WebSocketRelay = { make, layer, Tag: WebSocketRelayTag }
+/**
+ * The relay as a service (its interface is `WebSocketRelayShape`), with its constructors:
+ * `WebSocketRelay.make(options)` in the caller's scope, `WebSocketRelay.layer(options)`.
+ */
+export class WebSocketRelay extends Context.Tag("kuilt/WebSocketRelay")<WebSocketRelay, WebSocketRelayShape>() {
+  static readonly make = make
+  static readonly layer = layer
+}

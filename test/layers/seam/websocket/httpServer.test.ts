@@ -21,7 +21,7 @@ const metricsText = Effect.map(Metric.snapshot, (pairs) =>
     return `${p.metricKey.name}{${labels}} ${state.count ?? state.value ?? ""}`
   }).join("\n"))
 
-const App = Layer.unwrapEffect(Effect.map(WebSocketRelay.Tag, (relay) =>
+const App = Layer.unwrapEffect(Effect.map(WebSocketRelay, (relay) =>
   HttpRouter.empty.pipe(
     HttpRouter.get("/health", HttpServerResponse.text("ok")),
     HttpRouter.get("/metrics", Effect.map(metricsText, (t) => HttpServerResponse.text(t))),
