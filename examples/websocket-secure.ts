@@ -18,6 +18,7 @@ import {
   InMemoryRaftStorage,
   PeerToken,
   RaftNode,
+  type RaftNodeShape,
   SeamRaftTransport,
   WebSocketConstructorNode,
   WebSocketHost,
@@ -54,7 +55,7 @@ const program = Effect.gen(function*() {
 
   // The README pattern, once per voter: credentials from the secret, a room, a Raft node.
   const credentials = yield* PeerToken.credentials(SECRET)
-  const nodes: Array<RaftNode> = []
+  const nodes: Array<RaftNodeShape> = []
   for (const id of ids) {
     const room = yield* WebSocketLoom.join({ url, room: "orders", peerId: id, displayName: id, credentials })
     const node = yield* RaftNode.make({

@@ -1,7 +1,7 @@
 /**
  * Crash rejoin with real processes over loopback: a host and three voters, each its own OS process
  * (voters on SQLite files, joined with the shared secret's tokens, written as the README's pattern).
- * A SIGKILLed voter restarted at once takes its own slot back without waiting for the host's 10 s
+ * A SIGKILLed voter restarted at once takes its own slot back without waiting for the host's
  * reconnect window, and the cluster keeps committing. While a voter is dead, a stranger cannot take
  * its id: without its token, with another peer's token or with a token of another secret. No
  * acknowledged write is lost: every voter's log holds each one at its acknowledged index.
@@ -20,7 +20,13 @@ import { acksOf, expectNoAckLost, startVoter } from "./processCluster.js"
 
 const SECRET = "crash-rejoin test secret, 32 bytes"
 const IDS = ["n1", "n2", "n3"]
-const WINDOW_MS = 10_000
+/**
+ * The host's reconnect window: long, so that a restart lands inside it however slowly the child
+ * starts (before identity-bound takeover, it was refused with PeerIdInUse for all of it).
+ */
+const WINDOW_MS = 120_000
+/** The default reconnect window, which a restarted voter used to wait out. */
+const DEFAULT_WINDOW_MS = 10_000
 /** Starting a child (tsx compiles it) takes seconds, tens of them on a loaded 2-core machine. */
 const STARTUP_MS = 90_000
 
@@ -39,7 +45,7 @@ const mint = (secret: string, peerId: string) =>
   Effect.runPromise(Effect.flatMap(PeerToken.secret(secret), (key) => PeerToken.mint(key, { room: "raft", peerId, ttl: "1 hour" })))
 
 describe("crash rejoin (real processes)", () => {
-  it("a SIGKILLed voter restarted at once is back in its room well inside the reconnect window, and nobody else can take a dead voter's id", async () => {
+  it("a SIGKILLed voter restarted at once takes its slot back without waiting for the reconnect window, and nobody else can take a dead voter's id", async () => {
     const dir = mkdtempSync(join(tmpdir(), "kuilt-rejoin-"))
     const children: Array<Child> = []
     try {
@@ -78,12 +84,12 @@ describe("crash rejoin (real processes)", () => {
       const backMs = Number(joinedAt) - killedAt
       console.log(
         `crash rejoin: the restarted voter was admitted ${joinMs} ms after it asked (attempts: ${attempts}); ` +
-          `${backMs} ms after the SIGKILL including its process start-up; the reconnect window is ${WINDOW_MS} ms`
+          `${backMs} ms after the SIGKILL including its process start-up; it used to wait out the window (${DEFAULT_WINDOW_MS} ms by default)`
       )
       // Generous bounds only: before identity-bound takeover it was refused (PeerIdInUse, which the
       // voter does not retry) until the window ended.
       expect(attempts, `attempts\n${restarted.tail()}`).toBe("1")
-      expect(joinMs, `admitted ${joinMs} ms after asking\n${restarted.tail()}\n${host.tail()}`).toBeLessThan(WINDOW_MS)
+      expect(joinMs, `admitted ${joinMs} ms after asking\n${restarted.tail()}\n${host.tail()}`).toBeLessThan(DEFAULT_WINDOW_MS)
       const ackedBefore = allAcks().length
       await restarted.waitForLine((t) => t.startsWith("ack "), 30_000, "the restarted voter's first committed proposal")
       await waitForAcks(ackedBefore + 20, "commits after the restart")
@@ -108,7 +114,8 @@ describe("crash rejoin (real processes)", () => {
         counters: { rejected: Record<string, number>; takeovers: number }
       }
       expect(stats.counters.rejected["AuthRefused"]).toBe(3)
-      expect(stats.counters.takeovers).toBeGreaterThanOrEqual(1)
+      // Both restarts took their slot back inside the window (n3, then n2).
+      expect(stats.counters.takeovers).toBe(2)
 
       // 3. No acknowledged write lost.
       await expectNoAckLost([...voters.values()], allAcks())

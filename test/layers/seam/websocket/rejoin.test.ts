@@ -10,6 +10,7 @@ import * as Reconnect from "../../../../layers/seam/websocket/client/Reconnect.j
 import { PeerToken } from "../../../../layers/seam/websocket/PeerToken.js"
 import type { PeerId } from "../../../../services/seam/PeerId.js"
 import { ClusterConfig, InMemoryRaftStorage, RaftNode, SeamRaftTransport } from "../../../../src/index.js"
+import type { RaftNodeShape } from "../../../../src/index.js"
 import { eventually, joinNode, startHost, WaitTimedOut } from "./fixture.js"
 
 const SECRET = "kuilt test secret, 32 bytes long"
@@ -61,7 +62,7 @@ describe("WebSocket clients across a host restart", () => {
       const port = first.host.port
       const credentials = yield* PeerToken.credentials(SECRET)
       const ids = ["n1", "n2", "n3"]
-      const nodes: Array<RaftNode> = []
+      const nodes: Array<RaftNodeShape> = []
       for (const peerId of ids) {
         const room = yield* joinNode(first.host.url, { room: "raft", peerId, credentials })
         const storage = yield* InMemoryRaftStorage.make()
