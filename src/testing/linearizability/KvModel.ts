@@ -10,6 +10,9 @@ import type { Unknown } from "./History.js"
 import { UNKNOWN } from "./History.js"
 import type { Model } from "./Model.js"
 import { partitionBy } from "./Model.js"
+import { hashString } from "./Hash.js"
+
+const ABSENT_HASH = 0x5bd1e995
 
 /** A KV request. `null` stands for "absent" (never written, or deleted). */
 export type KvInput =
@@ -85,8 +88,8 @@ export const kvModel: Model<KvState, KvInput, KvOutput> = {
         return state !== input.from ? ok(state) : no(state)
     }
   },
-  // "a" + value vs "n": injective on string | null.
-  hash: (state) => (state === null ? "n" : "a" + state),
+  // Absent hashes apart from every string value (collisions would only cost time).
+  hash: (state) => (state === null ? ABSENT_HASH : hashString(state)),
   partition: partitionBy<KvInput, KvOutput>((input) => input.key),
   readOnly: (input) => input.type === "get",
   describeOperation: (input, output) => describeKv(input, output),

@@ -3,6 +3,7 @@
  * Knossos's README examples, and the one the checker's self-tests use. Not partitioned.
  */
 import { UNKNOWN } from "./History.js"
+import { hashNumber } from "./Hash.js"
 import type { Model } from "./Model.js"
 
 /** A register request. */
@@ -31,8 +32,8 @@ export const registerModel = (initial = 0): Model<number, RegisterInput, Registe
     if (output.type !== "value") throw new TypeError(`registerModel: bad read output`)
     return { ok: output.value === state, next: state }
   },
-  // Consistent with the `===` used by reads (String(-0) === "0", and -0 === 0).
-  hash: (state) => String(state),
+  // Consistent with the `===` used by reads (-0 === 0 hash alike).
+  hash: hashNumber,
   readOnly: (input) => input.type === "read",
   describeOperation: (input, output) => {
     const call = input.type === "read" ? "read()" : `write(${input.value})`

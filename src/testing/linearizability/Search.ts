@@ -18,33 +18,19 @@
  * before an overwrite) rather than retried at every later step. (Trying them only when stuck —
  * "just in time" — was measured slower on simulated histories for that reason.)
  *
- * The model state is a set of states (powerset construction for nondeterministic models); for a
- * deterministic model it is always a singleton.
+ * The search is resumable: `run(until)` stops after a number of steps and a later call continues
+ * where it left off, memo included. The checker uses that to share a budget fairly between
+ * partitions (Checker.ts).
  */
-import type { Operation } from "./History.js"
+import type { Operation, Unknown } from "./History.js"
 import { UNKNOWN } from "./History.js"
-import { Memo, OpSet } from "./Memo.js"
+import { Memo, NEW, NO_MEMORY, OpSet } from "./Memo.js"
 import type { Model } from "./Model.js"
-import { sameStateSet, stateSetKey, stepAll } from "./Model.js"
+import type { Current, Stepped } from "./StateSet.js"
+import { equalityOf, hashCurrent, statesOf, stepCurrent } from "./StateSet.js"
 
-/** Limits of one partition's search. */
-export interface SearchBudget {
-  readonly maxSteps: number
-  readonly maxMemoEntries: number
-}
-
-/** What the search of one partition concluded. */
-export type SearchOutcome<S, I, O> =
-  | { readonly kind: "ok"; readonly steps: number }
-  | {
-    readonly kind: "violation"
-    readonly steps: number
-    /** The longest sequence of operations the search managed to linearize, in order. */
-    readonly longestPrefix: ReadonlyArray<Operation<I, O>>
-    /** The possible model states after that prefix. */
-    readonly statesAfterPrefix: ReadonlyArray<S>
-  }
-  | { readonly kind: "unknown"; readonly steps: number; readonly reason: string }
+/** Where a search stands after {@link PartitionSearch.run}. */
+export type SearchStatus = "ok" | "violation" | "paused" | "exhausted"
 
 const CALL = 0
 const RETURN = 1
@@ -75,109 +61,182 @@ class Links {
 }
 
 /**
- * Searches for a linearization of `operations` (one partition). Deterministic: the same input
- * always takes the same number of steps.
+ * The search of one partition. Deterministic: the same input always takes the same steps, however
+ * the work is split into `run` calls.
  */
-export const searchPartition = <S, I, O>(
-  model: Model<S, I, O>,
-  operations: ReadonlyArray<Operation<I, O>>,
-  budget: SearchBudget
-): SearchOutcome<S, I, O> => {
-  // Indices in call order keep the linearized set close to a prefix, so memo keys stay short.
-  const ops = operations.slice().sort((a, b) => a.call - b.call || a.id - b.id)
-  const n = ops.length
-  const known = ops.map((op) => op.output !== UNKNOWN)
-  let remaining = known.filter(Boolean).length
-  if (remaining === 0) return { kind: "ok", steps: 0 }
-  const knownTotal = remaining
+export class PartitionSearch<S, I, O> {
+  /** Steps taken so far (one per list entry visited). */
+  steps = 0
+  /** Why the search is "exhausted". */
+  reason = ""
 
-  // ---- entries (1-based; 0 is the head): a call per operation, a return per known one ----
-  const raw: Array<{ time: number; kind: number; op: number }> = []
-  for (let i = 0; i < n; i++) {
-    raw.push({ time: ops[i]!.call, kind: CALL, op: i })
-    if (known[i]) raw.push({ time: ops[i]!.return, kind: RETURN, op: i })
-  }
-  raw.sort((a, b) => a.time - b.time || a.kind - b.kind || a.op - b.op)
-  const entryKind = new Uint8Array(raw.length + 1)
-  const entryOp = new Int32Array(raw.length + 1)
-  const returnEntry = new Int32Array(n).fill(NIL)
-  raw.forEach((r, pos) => {
-    entryKind[pos + 1] = r.kind
-    entryOp[pos + 1] = r.op
-    if (r.kind === RETURN) returnEntry[r.op] = pos + 1
-  })
-  const list = new Links(raw.length)
+  private readonly ops: ReadonlyArray<Operation<I, O>>
+  private readonly inputs: Array<I>
+  private readonly outputs: Array<O | Unknown>
+  private readonly known: Uint8Array
+  private readonly knownTotal: number
+  private readonly entryKind: Uint8Array
+  private readonly entryOp: Int32Array
+  private readonly returnEntry: Int32Array
+  private readonly list: Links
+  private readonly linearized: OpSet
+  private readonly memo: Memo<S>
+  private readonly equal: (a: S, b: S) => boolean
+  private readonly out: Stepped<S>
 
-  const linearized = new OpSet(n)
-  const equal = model.equal
-  const memo = new Memo<S>(equal === undefined ? undefined : (a, b) => sameStateSet(equal, a, b))
-  const visit = (states: ReadonlyArray<S>) => memo.visit(linearized.key() + "|" + stateSetKey(model, states), states)
-
-  // ---- the DFS stack: one frame per linearized operation ----
-  const frameEntry: Array<number> = []
-  const frameStates: Array<ReadonlyArray<S>> = []
-  const frameHi: Array<number> = []
+  // ---- the DFS: one frame per linearized operation ----
+  private readonly frameEntry: Int32Array
+  private readonly frameState: Array<Current<S>> = []
+  private readonly frameHash: Int32Array
+  private depth = 0
+  private entry: number
+  private state: Current<S>
+  private stateHash: number
+  private remaining: number
+  private status: SearchStatus = "paused"
 
   // ---- longest prefix (most known operations), maintained incrementally: only the frames pushed
   // since the last record are copied. It ends with a known operation, so unknown operations that
   // nothing needed do not clutter the explanation. ----
-  let states: ReadonlyArray<S> = [model.init()]
-  const best: Array<Operation<I, O>> = []
-  let bestKnown = 0
-  let bestStates: ReadonlyArray<S> = states
-  let divergedAt = 0
+  private readonly best: Array<Operation<I, O>> = []
+  private bestKnown = 0
+  private bestState: Current<S>
+  private divergedAt = 0
 
-  visit(states)
-  let entry = list.next[0]!
-  let steps = 0
-  while (remaining > 0) {
-    if (steps >= budget.maxSteps) return { kind: "unknown", steps, reason: `step budget of ${budget.maxSteps} exhausted` }
-    if (memo.size >= budget.maxMemoEntries) {
-      return { kind: "unknown", steps, reason: `memo budget of ${budget.maxMemoEntries} entries exhausted` }
+  constructor(
+    private readonly model: Model<S, I, O>,
+    operations: ReadonlyArray<Operation<I, O>>,
+    private readonly maxMemoEntries: number
+  ) {
+    // Indices in call order keep the linearized set close to a prefix, so memo entries stay short.
+    const ops = operations.slice().sort((a, b) => a.call - b.call || a.id - b.id)
+    const n = ops.length
+    this.ops = ops
+    this.inputs = ops.map((op) => op.input)
+    this.outputs = ops.map((op) => op.output)
+    this.known = new Uint8Array(n)
+    let knownTotal = 0
+    for (let i = 0; i < n; i++) if (ops[i]!.output !== UNKNOWN) this.known[i] = 1, knownTotal++
+    this.knownTotal = knownTotal
+    this.remaining = knownTotal
+
+    // ---- entries (1-based; 0 is the head): a call per operation, a return per known one ----
+    const raw: Array<{ time: number; kind: number; op: number }> = []
+    for (let i = 0; i < n; i++) {
+      raw.push({ time: ops[i]!.call, kind: CALL, op: i })
+      if (this.known[i]) raw.push({ time: ops[i]!.return, kind: RETURN, op: i })
     }
-    steps++
-    if (entry === NIL) throw new Error("linearizability search: ran off the entry list (internal error)")
-    const i = entryOp[entry]!
-    if (entryKind[entry] === CALL) {
-      const op = ops[i]!
-      const after = stepAll(model, states, op.input, op.output)
-      if (after.length > 0) {
-        const prevHi = linearized.hi
-        linearized.add(i)
-        if (visit(after)) {
-          frameEntry.push(entry), frameStates.push(states), frameHi.push(prevHi)
-          states = after
-          list.unlink(entry)
-          if (known[i]) list.unlink(returnEntry[i]!), remaining--
-          if (knownTotal - remaining > bestKnown) {
-            for (let d = divergedAt; d < frameEntry.length; d++) best[d] = ops[entryOp[frameEntry[d]!]!]!
-            best.length = frameEntry.length
-            bestKnown = knownTotal - remaining
-            bestStates = states
-            divergedAt = frameEntry.length
-          }
-          entry = list.next[0]!
-          continue
-        }
-        linearized.delete(i)
-        linearized.hi = prevHi
-      }
-      entry = list.next[entry]!
-      continue
-    }
-    // The return of an operation not yet linearized: what is placed so far cannot be extended.
-    if (frameEntry.length === 0) {
-      return { kind: "violation", steps, longestPrefix: best.slice(), statesAfterPrefix: bestStates }
-    }
-    const e = frameEntry.pop()!
-    states = frameStates.pop()!
-    const j = entryOp[e]!
-    if (known[j]) list.relink(returnEntry[j]!), remaining++
-    list.relink(e)
-    linearized.delete(j)
-    linearized.hi = frameHi.pop()!
-    if (frameEntry.length < divergedAt) divergedAt = frameEntry.length
-    entry = list.next[e]!
+    raw.sort((a, b) => a.time - b.time || a.kind - b.kind || a.op - b.op)
+    this.entryKind = new Uint8Array(raw.length + 1)
+    this.entryOp = new Int32Array(raw.length + 1)
+    this.returnEntry = new Int32Array(n).fill(NIL)
+    raw.forEach((r, pos) => {
+      this.entryKind[pos + 1] = r.kind
+      this.entryOp[pos + 1] = r.op
+      if (r.kind === RETURN) this.returnEntry[r.op] = pos + 1
+    })
+    this.list = new Links(raw.length)
+    this.frameEntry = new Int32Array(n)
+    this.frameHash = new Int32Array(n)
+
+    this.linearized = new OpSet(n)
+    this.equal = equalityOf(model)
+    this.memo = new Memo<S>(this.equal)
+    this.state = model.init()
+    this.stateHash = hashCurrent(model, this.state)
+    this.out = { state: this.state, hash: 0 }
+    this.bestState = this.state
+    this.entry = this.list.next[0]!
+    if (this.remaining === 0) this.status = "ok"
+    else this.memo.visit(this.linearized, this.state, this.stateHash)
   }
-  return { kind: "ok", steps }
+
+  /** Memo entries held (the configurations explored). */
+  get memoEntries(): number {
+    return this.memo.size
+  }
+
+  /** Searches until a verdict, or until `steps` reaches `until` ("paused"; call again to go on). */
+  run(until: number): SearchStatus {
+    if (this.status !== "paused") return this.status
+    const { model, equal, inputs, outputs, known, entryKind, entryOp, returnEntry, list, linearized, memo, out } = this
+    const { frameEntry, frameState, frameHash, best, ops, maxMemoEntries } = this
+    const next = list.next
+    let { entry, state, stateHash, remaining, steps, depth } = this
+    let status: SearchStatus = "paused"
+    while (remaining > 0) {
+      if (steps >= until) break
+      if (memo.size >= maxMemoEntries) {
+        status = "exhausted"
+        this.reason = `memo budget of ${maxMemoEntries} entries exhausted`
+        break
+      }
+      steps++
+      if (entry === NIL) throw new Error("linearizability search: ran off the entry list (internal error)")
+      const i = entryOp[entry]!
+      if (entryKind[entry] === CALL) {
+        if (stepCurrent(model, equal, state, stateHash, inputs[i]!, outputs[i]!, out)) {
+          linearized.add(i)
+          const seen = memo.visit(linearized, out.state, out.hash)
+          if (seen === NEW) {
+            frameEntry[depth] = entry
+            frameState[depth] = state
+            frameHash[depth] = stateHash
+            depth++
+            state = out.state
+            stateHash = out.hash
+            list.unlink(entry)
+            if (known[i]) list.unlink(returnEntry[i]!), remaining--
+            if (this.knownTotal - remaining > this.bestKnown) {
+              for (let d = this.divergedAt; d < depth; d++) best[d] = ops[entryOp[frameEntry[d]!]!]!
+              best.length = depth
+              this.bestKnown = this.knownTotal - remaining
+              this.bestState = state
+              this.divergedAt = depth
+            }
+            entry = next[0]!
+            continue
+          }
+          linearized.delete(i)
+          if (seen === NO_MEMORY) {
+            status = "exhausted"
+            this.reason = memo.failure
+            break
+          }
+        }
+        entry = next[entry]!
+        continue
+      }
+      // The return of an operation not yet linearized: what is placed so far cannot be extended.
+      if (depth === 0) {
+        status = "violation"
+        break
+      }
+      depth--
+      const e = frameEntry[depth]!
+      state = frameState[depth]!
+      stateHash = frameHash[depth]!
+      frameState[depth] = undefined as unknown as Current<S> // let the state be collected
+      const j = entryOp[e]!
+      if (known[j]) list.relink(returnEntry[j]!), remaining++
+      list.relink(e)
+      linearized.delete(j)
+      if (depth < this.divergedAt) this.divergedAt = depth
+      entry = next[e]!
+    }
+    if (remaining === 0) status = "ok"
+    this.entry = entry
+    this.state = state
+    this.stateHash = stateHash
+    this.remaining = remaining
+    this.steps = steps
+    this.depth = depth
+    this.status = status
+    return status
+  }
+
+  /** After a "violation": the longest linearizable prefix found and the possible states after it. */
+  longestPrefix(): { readonly operations: ReadonlyArray<Operation<I, O>>; readonly statesAfter: ReadonlyArray<S> } {
+    return { operations: this.best.slice(), statesAfter: statesOf(this.bestState) }
+  }
 }
