@@ -3,11 +3,12 @@
  * (set of operations linearized so far, model state), and its future depends on nothing else, so
  * one seen before — explored to failure, since the search stops at the first success — is skipped.
  *
- * Keys are numbers, not strings: the linearized set carries a Zobrist hash (XOR of a random word
- * per member, updated in O(1) as the search adds and removes operations) combined with the model
- * state's hash. A hash only routes the lookup: every match is confirmed against the stored set and
- * state, so a collision can never make the search skip a configuration it has not explored (which
- * could turn "ok" into a false "violation").
+ * Keys are numbers, not strings: states are interned to ids (StateTable.ts), and the linearized
+ * set carries a Zobrist hash (XOR of a random word per member, updated in O(1) as the search adds
+ * and removes operations) combined with the state id. A hash only routes the lookup: every match is
+ * confirmed against the stored set and state id, so a collision can never make the search skip a
+ * configuration it has not explored (which could turn "ok" into a false "violation"). Entries are
+ * typed-array rows only: no JS objects, nothing for the garbage collector to trace.
  *
  * Storage grows on demand (open addressing with linear probing, doubled at half load), so a large
  * limit costs nothing until the search needs it; running out of memory ends the search with
@@ -19,12 +20,11 @@
  * later step.)
  */
 import { mix32, zobristKeys } from "./Hash.js"
-import type { Current } from "./StateSet.js"
-import { sameCurrent } from "./StateSet.js"
 
 /**
- * The most entries one memo may hold, whatever the options say: the states live in a JS array,
- * whose backing store V8 caps at about 2^27 elements.
+ * The most entries one memo may hold, whatever the options say: the distinct states live in a JS
+ * array (StateTable.ts), whose backing store V8 caps at about 2^27 elements, and 2^26 entries
+ * already take a few GiB.
  */
 export const MEMO_ENTRY_LIMIT = 2 ** 26
 
@@ -76,25 +76,23 @@ export const NO_MEMORY = 2
 /**
  * Configurations explored so far. `visit` answers "explore this?" and records it if so.
  */
-export class Memo<S> {
+export class Memo {
   /** Open-addressing slots: [hash, entry + 1] pairs; entry + 1 = 0 marks an empty slot. */
   private slots = new Int32Array(2 * 1024)
   private mask = 1023
   private entryFull = new Int32Array(1024)
   private entryOffset = new Int32Array(1024)
   private entryLength = new Int32Array(1024)
-  private readonly entryState: Array<Current<S>> = []
+  private entryState = new Int32Array(1024)
   private arena = new Int32Array(1024)
   private arenaUsed = 0
   size = 0
   /** Why the last `visit` returned {@link NO_MEMORY}. */
   failure = ""
 
-  constructor(private readonly equal: (a: S, b: S) => boolean) {}
-
-  /** Whether (`set`, `state`) is new (recorded now), was {@link SEEN}, or could not be stored. */
-  visit(set: OpSet, state: Current<S>, stateHash: number): number {
-    const h = set.hash ^ mix32(stateHash)
+  /** Whether (`set`, `state` id) is new (recorded now), was {@link SEEN}, or could not be stored. */
+  visit(set: OpSet, state: number): number {
+    const h = set.hash ^ mix32(Math.imul(state, 0x9e3779b1))
     const slots = this.slots
     const mask = this.mask
     const words = set.words
@@ -104,12 +102,15 @@ export class Memo<S> {
     for (;;) {
       const e = slots[2 * slot + 1]! - 1
       if (e < 0) break
-      if (slots[2 * slot] === h && this.entryFull[e] === full && this.entryLength[e] === length) {
+      if (
+        slots[2 * slot] === h && this.entryState[e] === state && this.entryFull[e] === full &&
+        this.entryLength[e] === length
+      ) {
         const arena = this.arena
         const off = this.entryOffset[e]!
         let same = true
         for (let k = 0; k < length && same; k++) same = arena[off + k] === words[full + k]
-        if (same && sameCurrent(this.equal, this.entryState[e]!, state)) return SEEN
+        if (same) return SEEN
       }
       slot = (slot + 1) & mask
     }
@@ -127,7 +128,7 @@ export class Memo<S> {
     this.entryFull[e] = full
     this.entryOffset[e] = off
     this.entryLength[e] = length
-    this.entryState.push(state)
+    this.entryState[e] = state
     if (this.slots !== slots) slot = this.findEmpty(h)
     this.slots[2 * slot] = h
     this.slots[2 * slot + 1] = e + 1
@@ -137,13 +138,14 @@ export class Memo<S> {
   /** Makes room for one more entry with `length` bitset words (may move every array). */
   private reserve(length: number): void {
     if (this.size === this.entryFull.length) {
-      const n = this.size * 2
+      const n = growth(this.size)
       this.entryFull = grow(this.entryFull, n)
       this.entryOffset = grow(this.entryOffset, n)
       this.entryLength = grow(this.entryLength, n)
+      this.entryState = grow(this.entryState, n)
     }
     if (this.arenaUsed + length > this.arena.length) {
-      const n = Math.max(this.arena.length * 2, this.arenaUsed + length)
+      const n = Math.max(growth(this.arena.length), this.arenaUsed + length)
       if (n > 0x7fffffff) throw new RangeError("bitset storage exceeds 2^31 words")
       this.arena = grow(this.arena, n)
     }
@@ -152,8 +154,8 @@ export class Memo<S> {
 
   private rehash(): void {
     const old = this.slots
-    this.slots = new Int32Array(old.length * 2)
-    this.mask = old.length - 1
+    this.slots = new Int32Array(2 * growth(old.length >>> 1))
+    this.mask = (this.slots.length >>> 1) - 1
     for (let s = 0; s < old.length; s += 2) {
       const e1 = old[s + 1]!
       if (e1 === 0) continue
@@ -169,6 +171,9 @@ export class Memo<S> {
     return slot
   }
 }
+
+/** Fourfold while small (fewer rehashes and copies), then twofold (less slack). */
+const growth = (n: number): number => (n < 1 << 20 ? 4 * n : 2 * n)
 
 const grow = (a: Int32Array, length: number): Int32Array<ArrayBuffer> => {
   const b = new Int32Array(length)

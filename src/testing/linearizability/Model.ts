@@ -51,8 +51,11 @@ export interface Model<S, I, O> {
   equal?(a: S, b: S): boolean
   partition?(operations: ReadonlyArray<Operation<I, O>>): ReadonlyArray<Partition<I, O>>
   /**
-   * Inputs that can never change the state (reads). Their unknown-outcome operations are dropped
-   * before the search: they are unconstrained and invisible (reference §2.5, rule 6).
+   * Inputs that can never change the state (reads): for every state, `step` either rejects the
+   * operation or returns that very state (or an `equal` one). Their unknown-outcome operations are
+   * dropped before the search (they are unconstrained and invisible), and the search places a
+   * legal read as soon as it reaches it (Search.ts). Claiming an input that can change the state
+   * makes verdicts wrong.
    */
   readOnly?(input: I): boolean
   /** One-line description of an operation, e.g. `put("x", "1")` or `get("x") -> "1"`. */
