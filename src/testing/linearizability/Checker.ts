@@ -159,8 +159,8 @@ export const checkLinearizability = <S, I, O>(
           giveUp(p.part.key, search.reason)
           break
         case "paused":
-          if (search.steps >= perPartition) giveUp(p.part.key, `step budget of ${perPartition} per partition exhausted`)
-          else if (steps >= maxSteps) giveUp(p.part.key, `step budget of ${maxSteps} exhausted`)
+          if (steps >= maxSteps) giveUp(p.part.key, `step budget of ${maxSteps} exhausted`)
+          else if (search.steps >= perPartition) giveUp(p.part.key, `step budget of ${perPartition} per partition exhausted`)
           else still.push(p)
           break
       }

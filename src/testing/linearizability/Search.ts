@@ -24,9 +24,12 @@
  * there leaves a linearization that starts with it placed now (a read changes no state, and
  * removing it only relaxes real-time order). So if the configuration with the read placed fails,
  * so does the one before it: the search backtracks one level further instead of trying the
- * read's siblings. (Only for a single state: a read narrows a set of possible states, which is
- * not neutral.) (Scanning each new configuration for a read to force before trying anything else
- * was measured: more steps, not fewer, on Porcupine's kv histories.)
+ * read's siblings. With a set of possible states (nondeterministic models) the rule needs the read
+ * to keep the whole set now; deleting it later then leaves supersets of the sets it would have
+ * filtered, and stepping a superset never fails where the subset succeeds. A read that narrows
+ * the set now is tried like any other operation. (Scanning each new configuration for a read to
+ * force before trying anything else was measured: more steps, not fewer, on Porcupine's kv
+ * histories.)
  *
  * The search is resumable: `run(until)` stops after a number of steps and a later call continues
  * where it left off, memo included. The checker uses that to share a budget fairly between
@@ -37,7 +40,7 @@ import { UNKNOWN } from "./History.js"
 import { Memo, NEW, NO_MEMORY, OpSet } from "./Memo.js"
 import type { Model } from "./Model.js"
 import type { Stepped } from "./StateSet.js"
-import { equalityOf, hashCurrent, StateSet, statesOf, stepCurrent } from "./StateSet.js"
+import { equalityOf, hashCurrent, statesOf, stepCurrent } from "./StateSet.js"
 import { ILLEGAL, MISS, StateTable, Transitions } from "./StateTable.js"
 
 /** Where a search stands after {@link PartitionSearch.run}. */
@@ -200,7 +203,7 @@ export class PartitionSearch<S, I, O> {
   run(until: number): SearchStatus {
     if (this.status !== "paused") return this.status
     const { known, entryKind, entryOp, returnEntry, list, linearized, memo, transitions } = this
-    const { frameEntry, frameState, frameForced, best, ops, maxMemoEntries, readOnly, table } = this
+    const { frameEntry, frameState, frameForced, best, ops, maxMemoEntries, readOnly } = this
     const next = list.next
     let { entry, state, remaining, steps, depth } = this
     let status: SearchStatus = "paused"
@@ -221,7 +224,7 @@ export class PartitionSearch<S, I, O> {
           entry = next[entry]!
           continue
         }
-        const forced = to === state && readOnly[i] === 1 && !(table.state(state) instanceof StateSet)
+        const forced = to === state && readOnly[i] === 1
         linearized.add(i)
         const seen = memo.visit(linearized, to)
         if (seen === NEW) {
