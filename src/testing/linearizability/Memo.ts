@@ -58,6 +58,10 @@ export class OpSet {
     while (this.full < words.length && words[this.full] === -1) this.full++
   }
 
+  has(i: number): boolean {
+    return (this.words[i >>> 5]! & (1 << (i & 31))) !== 0
+  }
+
   delete(i: number): void {
     const w = i >>> 5
     const words = this.words

@@ -31,6 +31,8 @@
  * force before trying anything else was measured: more steps, not fewer, on Porcupine's kv
  * histories.)
  *
+ * Twins: unknown-outcome operations with equal inputs are placed in call order only (Twins.ts).
+ *
  * The search is resumable: `run(until)` stops after a number of steps and a later call continues
  * where it left off, memo included. The checker uses that to share a budget fairly between
  * partitions (Checker.ts).
@@ -42,6 +44,7 @@ import type { Model } from "./Model.js"
 import type { Stepped } from "./StateSet.js"
 import { equalityOf, hashCurrent, statesOf, stepCurrent } from "./StateSet.js"
 import { ILLEGAL, MISS, StateTable, Transitions } from "./StateTable.js"
+import { previousTwins } from "./Twins.js"
 
 /** Where a search stands after {@link PartitionSearch.run}. */
 export type SearchStatus = "ok" | "violation" | "paused" | "exhausted"
@@ -88,6 +91,8 @@ export class PartitionSearch<S, I, O> {
   private readonly inputs: Array<I>
   private readonly outputs: Array<O | Unknown>
   private readonly known: Uint8Array
+  /** The unknown-outcome twin called just before each operation, or -1 (Twins.ts). */
+  private readonly previousTwin: Int32Array
   /** 1 for operations of the model's `readOnly` inputs. */
   private readonly readOnly: Uint8Array
   private readonly knownTotal: number
@@ -138,6 +143,7 @@ export class PartitionSearch<S, I, O> {
     let knownTotal = 0
     for (let i = 0; i < n; i++) if (ops[i]!.output !== UNKNOWN) this.known[i] = 1, knownTotal++
     this.knownTotal = knownTotal
+    this.previousTwin = previousTwins(this.inputs, (i) => this.known[i] === 0)
     this.readOnly = new Uint8Array(n)
     const isReadOnly = model.readOnly
     if (isReadOnly !== undefined) for (let i = 0; i < n; i++) if (isReadOnly(ops[i]!.input)) this.readOnly[i] = 1
@@ -203,7 +209,7 @@ export class PartitionSearch<S, I, O> {
   run(until: number): SearchStatus {
     if (this.status !== "paused") return this.status
     const { known, entryKind, entryOp, returnEntry, list, linearized, memo, transitions } = this
-    const { frameEntry, frameState, frameForced, best, ops, maxMemoEntries, readOnly } = this
+    const { frameEntry, frameState, frameForced, best, ops, maxMemoEntries, readOnly, previousTwin } = this
     const next = list.next
     let { entry, state, remaining, steps, depth } = this
     let status: SearchStatus = "paused"
@@ -218,6 +224,12 @@ export class PartitionSearch<S, I, O> {
       if (entry === NIL) throw new Error("linearizability search: ran off the entry list (internal error)")
       const i = entryOp[entry]!
       if (entryKind[entry] === CALL) {
+        const twin = previousTwin[i]!
+        if (twin >= 0 && !linearized.has(twin)) {
+          // Its twin called earlier is not placed yet: placing this one first is redundant.
+          entry = next[entry]!
+          continue
+        }
         let to = transitions.get(state, i)
         if (to === MISS) transitions.set(state, i, to = this.stepFrom(state, i))
         if (to === ILLEGAL) {
