@@ -127,7 +127,9 @@ export class Memo {
     }
     const e = this.size++
     const off = this.arenaUsed
-    this.arena.set(words.subarray(full, full + length), off)
+    // A loop, not `set(subarray(…))`: a subarray is a heap object per entry, i.e. garbage.
+    const arena = this.arena
+    for (let k = 0; k < length; k++) arena[off + k] = words[full + k]!
     this.arenaUsed += length
     this.entryFull[e] = full
     this.entryOffset[e] = off

@@ -52,8 +52,9 @@ export class StateTable<S> {
 
   private grow(): void {
     const old = this.slots
-    this.slots = new Int32Array(old.length * 2)
-    this.mask = old.length - 1
+    // Fourfold while small, like the memo: fewer rehashes.
+    this.slots = new Int32Array(old.length < 1 << 21 ? old.length * 4 : old.length * 2)
+    this.mask = (this.slots.length >>> 1) - 1
     for (let s = 0; s < old.length; s += 2) {
       if (old[s + 1] === 0) continue
       let slot = mix32(old[s]!) & this.mask
