@@ -19,7 +19,8 @@
  * collection, parsing excluded, as the Go driver does.
  *
  * Output: one JSON line per check (`checker.<file>[.partitioned|.unpartitioned]`: our verdict,
- * steps, `ms` and `cpu_ms`, Porcupine's verdict and times, `ratio` = our ms / Porcupine's ms,
+ * steps, `ms` and `cpu_ms` (best round), `first_round_ms` (the cold run: our JIT warms up, Go
+ * does not), Porcupine's verdict and times, `ratio` = our ms / Porcupine's ms,
  * `wrong` when a verdict disagrees with verdicts.json), then `checker.total` (sums, ratio,
  * wrong and unknown counts, files listed in verdicts.json but absent). Exit status 1 if our
  * checker gave a wrong verdict or "unknown" on a history with a known verdict.
@@ -63,17 +64,18 @@ const run = (file: string, args: ReadonlyArray<string>, options: { cwd?: string;
       done({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr }))
   })
 
-/** Per check: best wall and CPU milliseconds over the rounds, and the verdict. */
+/** Per check: best wall and CPU milliseconds over the rounds, the first round's, the verdict. */
 interface Timing {
   ms: number
   cpu_ms: number
+  first_ms: number
   result: ReferenceOutcome
   steps?: number
 }
 
-const best = (into: Map<string, Timing>, key: string, t: Timing) => {
+const best = (into: Map<string, Timing>, key: string, t: Omit<Timing, "first_ms">) => {
   const old = into.get(key)
-  if (old === undefined) into.set(key, t)
+  if (old === undefined) into.set(key, { ...t, first_ms: t.ms })
   else {
     old.ms = Math.min(old.ms, t.ms)
     old.cpu_ms = Math.min(old.cpu_ms, t.cpu_ms)
@@ -96,6 +98,10 @@ const buildPorcupine = async (work: string): Promise<string | undefined> => {
   const go = await run("go", ["version"])
   if (go.code !== 0) {
     console.error("bench:checker: no Go toolchain on the PATH (apt-get install golang-go); Porcupine not run")
+    return undefined
+  }
+  if (!(await exists(join(referenceDir, "porcupine-bench", "main.go")))) {
+    console.error(`bench:checker: no porcupine-bench/ in ${referenceDir}; Porcupine not run`)
     return undefined
   }
   const source = join(work, "porcupine-bench")
@@ -169,6 +175,8 @@ const main = Effect.gen(function*() {
   let totalCpu = 0
   let porcupineTotal = 0
   let porcupineCpu = 0
+  let firstTotal = 0
+  let porcupineFirst = 0
   let compared = 0
   for (const check of checks) {
     const o = ours.get(check.name)!
@@ -178,10 +186,12 @@ const main = Effect.gen(function*() {
     if (check.expected !== "unknown" && o.result === "unknown") unknown++
     total += o.ms
     totalCpu += o.cpu_ms
+    firstTotal += o.first_ms
     if (p !== undefined) {
       compared++
       porcupineTotal += p.ms
       porcupineCpu += p.cpu_ms
+      porcupineFirst += p.first_ms
       if (p.result !== o.result) disagree++
     }
     const suffix = check.partitioned === undefined ? "" : check.partitioned ? ".partitioned" : ".unpartitioned"
@@ -195,10 +205,12 @@ const main = Effect.gen(function*() {
       steps: o.steps,
       ms: round(o.ms, 3),
       cpu_ms: round(o.cpu_ms, 3),
+      first_round_ms: round(o.first_ms, 3),
       ...(p === undefined ? {} : {
         porcupine_result: p.result,
         porcupine_ms: p.ms,
         porcupine_cpu_ms: p.cpu_ms,
+        porcupine_first_round_ms: p.first_ms,
         agree: p.result === o.result,
         vs: "porcupine",
         ratio: p.ms > 0 ? round(o.ms / p.ms, 3) : null
@@ -219,14 +231,17 @@ const main = Effect.gen(function*() {
     missing: missing.length,
     ms: round(total, 3),
     cpu_ms: round(totalCpu, 3),
+    first_round_ms: round(firstTotal, 3),
     ...(binary === undefined ? { porcupine: "not run" } : {
       porcupine_checks: compared,
       porcupine_ms: round(porcupineTotal, 3),
       porcupine_cpu_ms: round(porcupineCpu, 3),
+      porcupine_first_round_ms: round(porcupineFirst, 3),
       verdicts_differing_from_porcupine: disagree,
       vs: "porcupine",
       ratio: porcupineTotal > 0 ? round(total / porcupineTotal, 3) : null,
-      cpu_ratio: porcupineCpu > 0 ? round(totalCpu / porcupineCpu, 3) : null
+      cpu_ratio: porcupineCpu > 0 ? round(totalCpu / porcupineCpu, 3) : null,
+      first_round_ratio: porcupineFirst > 0 ? round(firstTotal / porcupineFirst, 3) : null
     })
   })
   if (wrong > 0 || unknown > 0) {
