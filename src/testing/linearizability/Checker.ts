@@ -30,7 +30,8 @@ export interface CheckOptions {
   /**
    * Memo entries for any one partition, bounding memory (default 5 000 000; about 40 bytes each
    * plus the states). Storage grows as needed, so a large value costs nothing up front; values
-   * above 2^26 act as 2^26, and running out of memory gives "unknown".
+   * above 2^26 act as 2^26, and running out of memory gives "unknown". Partitions waiting for
+   * their next turn keep their memo, so several can hold this many at once.
    */
   readonly maxMemoEntries?: number
 }
