@@ -1,5 +1,5 @@
 /**
- * How the checker spends and bounds its budgets: partitions take turns with doubling allowances
+ * How the checker spends and bounds its budgets: partitions take turns with growing allowances
  * (a hard partition cannot starve the others), options are validated with a typed error, and no
  * option value makes the checker throw (the memo grows on demand; it once threw a RangeError
  * past 2^24 entries).
