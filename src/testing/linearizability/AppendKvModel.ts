@@ -68,6 +68,8 @@ export class AppendKvValue {
 }
 
 const EMPTY = AppendKvValue.of("")
+// Shared rejections: `next` is ignored when `ok` is false, and rejected reads are most steps.
+const REJECTED = { ok: false, next: EMPTY } as const
 
 /** The hash of each get's output value, computed once per output. */
 const outputHashes = new WeakMap<object, number>()
@@ -114,7 +116,7 @@ export const appendKvModel: Model<AppendKvValue, AppendKvInput, AppendKvOutput> 
   name: "append kv",
   init: () => EMPTY,
   step(state, input, output) {
-    if (input.type === "get") return { ok: readMatches("appendKvModel", input, output, state), next: state }
+    if (input.type === "get") return readMatches("appendKvModel", input, output, state) ? { ok: true, next: state } : REJECTED
     return { ok: true, next: written("appendKvModel", input, output, state) }
   },
   hash: (state) => state.hash,
@@ -131,6 +133,8 @@ export interface AppendKvMap {
   /** XOR over the keys of a hash of (slot, value hash): order-independent, updated per write. */
   readonly hash: number
 }
+
+const REJECTED_MAP = { ok: false, next: { values: [], hash: 0 } } as const
 
 const slotHash = (slot: number, value: AppendKvValue) => mix32(value.hash + Math.imul(slot + 1, 0x9e3779b1))
 
@@ -153,7 +157,9 @@ export const appendKvMapModel = (): Model<AppendKvMap, AppendKvInput, AppendKvOu
     step(state, input, output) {
       const slot = slotOf(input.key)
       const old = valueAt(state, slot)
-      if (input.type === "get") return { ok: readMatches("appendKvMapModel", input, output, old), next: state }
+      if (input.type === "get") {
+        return readMatches("appendKvMapModel", input, output, old) ? { ok: true, next: state } : REJECTED_MAP
+      }
       const value = written("appendKvMapModel", input, output, old)
       const values = state.values.slice()
       while (values.length < slot) values.push(EMPTY)

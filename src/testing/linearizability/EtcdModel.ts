@@ -27,7 +27,9 @@ export type EtcdState = number | null
 
 const ABSENT_HASH = 0x27d4eb2f
 const ok = (next: EtcdState) => ({ ok: true, next })
-const no = (next: EtcdState) => ({ ok: false, next })
+// One shared rejection: `next` is ignored when `ok` is false, and rejections are most steps.
+const REJECTED = { ok: false, next: null } as const
+const no = (_state: EtcdState) => REJECTED
 
 const mismatch = (input: EtcdInput, output: EtcdOutput): never => {
   throw new TypeError(`etcdRegisterModel: output ${JSON.stringify(output)} does not answer ${JSON.stringify(input)}`)

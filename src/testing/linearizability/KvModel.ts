@@ -34,7 +34,9 @@ export type KvOutput =
 export type KvState = string | null
 
 const ok = (next: KvState) => ({ ok: true, next })
-const no = (next: KvState) => ({ ok: false, next })
+// One shared rejection: `next` is ignored when `ok` is false, and rejections are most steps.
+const REJECTED = { ok: false, next: null } as const
+const no = (_state: KvState) => REJECTED
 
 const mismatch = (input: KvInput, output: KvOutput): never => {
   throw new TypeError(`kvModel: output ${JSON.stringify(output)} does not answer ${JSON.stringify(input)}`)

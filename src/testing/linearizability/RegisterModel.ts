@@ -16,6 +16,9 @@ export type RegisterOutput =
   | { readonly type: "value"; readonly value: number }
   | { readonly type: "done" }
 
+// One shared rejection: `next` is ignored when `ok` is false.
+const REJECTED = { ok: false, next: 0 } as const
+
 /**
  * A register starting at `initial` (default 0). A read is legal iff it returns the current value;
  * a write always is. Failure mode: an output of the wrong kind throws a TypeError (harness bug).
@@ -30,7 +33,7 @@ export const registerModel = (initial = 0): Model<number, RegisterInput, Registe
     }
     if (output === UNKNOWN) return { ok: true, next: state }
     if (output.type !== "value") throw new TypeError(`registerModel: bad read output`)
-    return { ok: output.value === state, next: state }
+    return output.value === state ? { ok: true, next: state } : REJECTED
   },
   // Consistent with the `===` used by reads (-0 === 0 hash alike).
   hash: hashNumber,
