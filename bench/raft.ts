@@ -21,14 +21,14 @@
  * would; the snapshot-transfer nodes do not (their snapshot is the 32 MiB one).
  */
 import { Effect, Exit, Option, Runtime, Scope, Stream } from "effect"
-import { InMemoryLoom } from "../layers/seam/inmemory/InMemoryLoom.js"
+import { InMemoryLoom, type InMemoryLoomShape } from "../layers/seam/inmemory/InMemoryLoom.js"
 import * as InMemoryRaftStorage from "../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
 import { SeamRaftTransport } from "../layers/raft/transport/SeamRaftTransport.js"
 import { DeliveryPolicy } from "../services/seam/DeliveryPolicy.js"
 import type { PeerId } from "../services/seam/PeerId.js"
-import type { Seam } from "../services/seam/Seam.js"
+import type { SeamShape } from "../services/seam/Seam.js"
 import { ClusterConfig } from "../services/raft/ClusterConfig.js"
-import type { RaftNode } from "../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../services/raft/RaftNode.js"
 import * as Raft from "../src/raft/RaftNode.js"
 import { SEAM_FAST_PATH } from "../src/seam/Inbox.js"
 import type { SeamFastPath } from "../src/seam/Inbox.js"
@@ -111,12 +111,12 @@ const reads = (call: Call, k: number, ms: number, relocate?: Effect.Effect<void>
 
 // ------------------------------------------------------------------ fabric helpers
 
-const weave = (loom: InMemoryLoom, id: string, host: boolean, scope: Scope.Scope) =>
+const weave = (loom: InMemoryLoomShape, id: string, host: boolean, scope: Scope.Scope) =>
   (host
     ? loom.host({ sessionName: "bench", peerKey: id, maxPeers: 16 })
     : loom.join({ sessionName: "bench", peerKey: id })).pipe(Scope.extend(scope))
 
-const fastPathOf = (seam: Seam): SeamFastPath => {
+const fastPathOf = (seam: SeamShape): SeamFastPath => {
   const fast = (seam as Partial<Record<typeof SEAM_FAST_PATH, SeamFastPath>>)[SEAM_FAST_PATH]
   if (fast === undefined) throw new Error("InMemoryLoom seams carry a SeamFastPath")
   return fast
@@ -126,7 +126,7 @@ const fastPathOf = (seam: Seam): SeamFastPath => {
  * One fiber that drains `seam`'s frames through its fast path and hands each to `onFrame`: the
  * same collector shape as a Raft node's (a wake-up per burst, then a synchronous drain).
  */
-const collect = (seam: Seam, onFrame: (from: PeerId, payload: Uint8Array) => void) =>
+const collect = (seam: SeamShape, onFrame: (from: PeerId, payload: Uint8Array) => void) =>
   Effect.suspend(() => {
     let wake: (() => void) | undefined
     let pending = false
@@ -165,9 +165,9 @@ const startNullConsensus = Effect.gen(function*() {
   const sendFrom = sendNow(yield* Effect.runtime<never>())
   const loom = yield* InMemoryLoom.make({ policy: POLICY })
   const scope = yield* Effect.scope
-  const seams: Array<Seam> = []
+  const seams: Array<SeamShape> = []
   for (const [i, id] of VOTERS.entries()) seams.push(yield* weave(loom, id, i === 0, scope))
-  const [leader, ...followers] = seams as [Seam, Seam, Seam]
+  const [leader, ...followers] = seams as [SeamShape, SeamShape, SeamShape]
   for (const f of followers) {
     const fast = fastPathOf(f)
     // Followers echo the 8-byte id back to the sender.
@@ -202,9 +202,9 @@ const startNullConsensus = Effect.gen(function*() {
 const startNullConsensusSeamApi = Effect.gen(function*() {
   const loom = yield* InMemoryLoom.make({ policy: POLICY })
   const scope = yield* Effect.scope
-  const seams: Array<Seam> = []
+  const seams: Array<SeamShape> = []
   for (const [i, id] of VOTERS.entries()) seams.push(yield* weave(loom, id, i === 0, scope))
-  const [leader, ...followers] = seams as [Seam, Seam, Seam]
+  const [leader, ...followers] = seams as [SeamShape, SeamShape, SeamShape]
   for (const f of followers) {
     yield* f.incoming.pipe(
       Stream.runForEachChunk((chunk) =>
@@ -265,7 +265,7 @@ export const runNullSeamApiBench = Effect.scoped(Effect.gen(function*() {
 
 interface Member {
   readonly id: string
-  readonly node: RaftNode
+  readonly node: RaftNodeShape
   readonly scope: Scope.CloseableScope
 }
 
@@ -280,7 +280,7 @@ const APP_STATE = new Uint8Array(8)
  */
 const COMPACT_EVERY_MS = 100
 
-const compactForever = (node: RaftNode) =>
+const compactForever = (node: RaftNodeShape) =>
   Effect.forever(
     Effect.zipRight(
       Effect.sleep(COMPACT_EVERY_MS),
@@ -289,7 +289,7 @@ const compactForever = (node: RaftNode) =>
     )
   )
 
-const startMember = (loom: InMemoryLoom, cluster: ClusterConfig, id: string, host: boolean, compact = true) =>
+const startMember = (loom: InMemoryLoomShape, cluster: ClusterConfig, id: string, host: boolean, compact = true) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const seam = yield* weave(loom, id, host, scope)

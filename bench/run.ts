@@ -13,6 +13,7 @@ import {
   runReadBench,
   runSnapshotBench
 } from "./raft.js"
+import { runMuxBench } from "./mux.js"
 import { runBench } from "./stats.js"
 
 const main = Effect.gen(function*() {
@@ -22,6 +23,7 @@ const main = Effect.gen(function*() {
   yield* runReadBench
   yield* runFrameBench
   yield* runSnapshotBench
+  yield* runMuxBench
 })
 
 runBench(main)

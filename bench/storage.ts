@@ -42,7 +42,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { SqlClient } from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { InMemoryLoom } from "../layers/seam/inmemory/InMemoryLoom.js"
+import { InMemoryLoom, type InMemoryLoomShape } from "../layers/seam/inmemory/InMemoryLoom.js"
 import * as InMemoryRaftStorage from "../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
 import * as SqlRaftStorage from "../layers/raft/storage/sql/SqlRaftStorage.js"
 import * as SqliteWorkerClient from "../layers/raft/storage/sql/SqliteWorkerClient.js"
@@ -53,8 +53,8 @@ import { DeliveryPolicy } from "../services/seam/DeliveryPolicy.js"
 import { ClientId } from "../services/raft/ClientId.js"
 import { ClusterConfig } from "../services/raft/ClusterConfig.js"
 import type { LogEntry } from "../services/raft/LogEntry.js"
-import type { RaftNode } from "../services/raft/RaftNode.js"
-import type { RaftStorage } from "../services/raft/RaftStorage.js"
+import type { RaftNodeShape } from "../services/raft/RaftNode.js"
+import type { RaftStorageShape } from "../services/raft/RaftStorage.js"
 import * as Raft from "../src/raft/RaftNode.js"
 import { emit, now, printedRecords, round, summarize } from "./stats.js"
 
@@ -120,7 +120,7 @@ const withStallProbe = <A, E>(effect: Effect.Effect<A, E>) =>
 /** Writes (transactions) and entries per append, over every write of every node. */
 const appendStats = { writes: 0, entries: 0, allWrites: 0 }
 
-const counted = (storage: RaftStorage): RaftStorage => ({
+const counted = (storage: RaftStorageShape): RaftStorageShape => ({
   ...storage,
   write: (batch) => {
     const n = batch.append?.length ?? 0
@@ -137,7 +137,7 @@ const counted = (storage: RaftStorage): RaftStorage => ({
 
 interface Member {
   readonly id: string
-  readonly node: RaftNode
+  readonly node: RaftNodeShape
   readonly scope: Scope.CloseableScope
 }
 
@@ -150,13 +150,13 @@ type Thread = "worker" | "main"
 type Mode = Thread | "memory" | "memory_yield"
 
 /** `storage` with every write preceded by `macrotaskYield` (and so off the engine's fast path). */
-const yielding = (storage: RaftStorage): RaftStorage => ({
+const yielding = (storage: RaftStorageShape): RaftStorageShape => ({
   load: storage.load,
   entries: storage.entries,
   write: (batch) => Effect.zipRight(macrotaskYield, storage.write(batch))
 })
 
-const startMember = (loom: InMemoryLoom, cluster: ClusterConfig, dir: string, id: string, host: boolean, mode: Mode) =>
+const startMember = (loom: InMemoryLoomShape, cluster: ClusterConfig, dir: string, id: string, host: boolean, mode: Mode) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const seam = yield* (host

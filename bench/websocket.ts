@@ -14,8 +14,8 @@
 import { NodeSocket } from "@effect/platform-node"
 import { Effect, Exit, Scope } from "effect"
 import * as WebSocketHost from "../layers/seam/websocket/node/WebSocketHost.js"
-import { ClusterConfig, InMemoryLoom, InMemoryRaftStorage, RaftNode, SeamRaftTransport } from "../src/index.js"
-import type { Seam } from "../services/seam/Seam.js"
+import { ClusterConfig, InMemoryLoom, InMemoryRaftStorage, RaftNode, type RaftNodeShape, SeamRaftTransport } from "../src/index.js"
+import type { SeamShape } from "../services/seam/Seam.js"
 import { WebSocketLoom } from "../layers/seam/websocket/client/WebSocketLoom.js"
 import { emit, now, runBench, summarize } from "./stats.js"
 import { hostRelay, kuiltRelay, latency, rawRelay, throughput } from "./websocketRelay.js"
@@ -85,10 +85,10 @@ const relayFigures = Effect.gen(function*() {
 const ids = ["n1", "n2", "n3"] as const
 
 /** Three Raft nodes, each on its own seam from `seamOf`, each in its own scope. */
-const raftCluster = (seamOf: (id: string) => Effect.Effect<Seam, never, Scope.Scope>) =>
+const raftCluster = (seamOf: (id: string) => Effect.Effect<SeamShape, never, Scope.Scope>) =>
   Effect.gen(function*() {
     const cluster = ClusterConfig.ofVoters(...ids)
-    const nodes: Array<RaftNode> = []
+    const nodes: Array<RaftNodeShape> = []
     for (const id of ids) {
       const scope = yield* Scope.make()
       yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
@@ -100,7 +100,7 @@ const raftCluster = (seamOf: (id: string) => Effect.Effect<Seam, never, Scope.Sc
     return { leader, nodes }
   })
 
-const raftFigures = (name: "ws" | "mem", seamOf: (id: string) => Effect.Effect<Seam, never, Scope.Scope>) =>
+const raftFigures = (name: "ws" | "mem", seamOf: (id: string) => Effect.Effect<SeamShape, never, Scope.Scope>) =>
   Effect.scoped(Effect.gen(function*() {
     const { leader } = yield* raftCluster(seamOf)
     let errors = 0

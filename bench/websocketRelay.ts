@@ -13,7 +13,7 @@ import { Chunk, Duration, Effect, Schedule, Stream } from "effect"
 import type { Scope } from "effect"
 import { WebSocket, WebSocketServer } from "ws"
 import * as WebSocketHost from "../layers/seam/websocket/node/WebSocketHost.js"
-import type { Seam } from "../services/seam/Seam.js"
+import type { SeamShape } from "../services/seam/Seam.js"
 import { encodeBroadcast, encodeMessage, encodeRelay, MessageType, PROTOCOL_VERSION } from "../layers/seam/websocket/Protocol.js"
 import { WebSocketLoom } from "../layers/seam/websocket/client/WebSocketLoom.js"
 import { now, round, summarize } from "./stats.js"
@@ -64,7 +64,7 @@ export const kuiltRelay = (receivers: number): Effect.Effect<Relay, never, Scope
       )
     const sender = yield* join("sender")
     const counter = makeCounter()
-    const seams: Array<Seam> = []
+    const seams: Array<SeamShape> = []
     for (let i = 0; i < receivers; i++) {
       const r = yield* join(`r${i}`)
       seams.push(r.seam)

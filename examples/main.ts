@@ -6,7 +6,7 @@
  * Runs on the real clock; everything the nodes do is deterministic only in tests (TestClock).
  */
 import { Effect, Exit, Option, Ref, Scope, Stream } from "effect"
-import { ClusterConfig, InMemoryLoom, InMemoryRaftStorage, RaftNode, SeamRaftTransport } from "../src/index.js"
+import { ClusterConfig, InMemoryLoom, InMemoryRaftStorage, RaftNode, type RaftNodeShape, SeamRaftTransport } from "../src/index.js"
 
 const ids = ["n1", "n2", "n3"] as const
 const text = new TextDecoder()
@@ -15,7 +15,7 @@ const bytes = (s: string) => new TextEncoder().encode(s)
 const program = Effect.gen(function*() {
   const loom = yield* InMemoryLoom.make()
   const cluster = ClusterConfig.ofVoters(...ids)
-  const nodes: Array<{ id: string; node: RaftNode; scope: Scope.CloseableScope; applied: Ref.Ref<Array<string>> }> = []
+  const nodes: Array<{ id: string; node: RaftNodeShape; scope: Scope.CloseableScope; applied: Ref.Ref<Array<string>> }> = []
   for (const [i, id] of ids.entries()) {
     // Each node has its own Scope: closing it is a crash.
     const scope = yield* Scope.make()

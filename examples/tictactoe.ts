@@ -7,7 +7,7 @@
  * rejected identically everywhere — no peer is trusted to referee. Real clock, in-memory fabric.
  */
 import { Effect, Schema, Stream, SubscriptionRef } from "effect"
-import type { GameSession, Seam } from "../src/index.js"
+import type { GameSessionShape, SeamShape } from "../src/index.js"
 import { gameHost, gameJoin, InMemoryLoom, TurnSequencer } from "../src/index.js"
 
 const Move = Schema.Struct({ mark: Schema.Literal("X", "O"), cell: Schema.Number.pipe(Schema.int(), Schema.between(0, 8)) })
@@ -39,7 +39,7 @@ const render = (b: Board) =>
   [0, 3, 6].map((r) => "    " + [0, 1, 2].map((c) => b.cells[r + c] ?? ".").join(" ")).join("\n")
 
 /** One player: a session, its sequencer and its own board, folded from the committed moves. */
-const player = (name: string, session: GameSession) =>
+const player = (name: string, session: GameSessionShape) =>
   Effect.gen(function*() {
     const seq = TurnSequencer.make(session.node, Move)
     const board = yield* SubscriptionRef.make(empty)
@@ -56,8 +56,8 @@ const player = (name: string, session: GameSession) =>
 
 const program = Effect.gen(function*() {
   const loom = yield* InMemoryLoom.make()
-  const aliceSeam: Seam = yield* loom.host({ sessionName: "tic-tac-toe", peerKey: "alice" })
-  const bobSeam: Seam = yield* loom.join({ sessionName: "tic-tac-toe", peerKey: "bob" })
+  const aliceSeam: SeamShape = yield* loom.host({ sessionName: "tic-tac-toe", peerKey: "alice" })
+  const bobSeam: SeamShape = yield* loom.join({ sessionName: "tic-tac-toe", peerKey: "bob" })
   // Both calls wait for each other: the host until its two seats are taken, the joiner for its seat.
   const [aliceSession, bobSession] = yield* Effect.all(
     [gameHost(aliceSeam, { peerCount: 2 }), gameJoin(bobSeam)],

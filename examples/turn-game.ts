@@ -9,7 +9,7 @@
  * Real clock, in-memory fabric; dice come from a seeded `Random`, so every run plays the same game.
  */
 import { Effect, Queue, Random, Schema, Stream, SubscriptionRef } from "effect"
-import type { GameSession } from "../src/index.js"
+import type { GameSessionShape } from "../src/index.js"
 import { gameHost, gameJoin, InMemoryLoom, TurnSequencer } from "../src/index.js"
 
 const names = ["alice", "bob", "carol", "dave"] as const
@@ -43,7 +43,7 @@ const program = Effect.gen(function*() {
     i === 0
       ? loom.host({ sessionName: "race", peerKey: name })
       : loom.join({ sessionName: "race", peerKey: name }))
-  const sessions: ReadonlyArray<GameSession> = yield* Effect.all(
+  const sessions: ReadonlyArray<GameSessionShape> = yield* Effect.all(
     [gameHost(seams[0]!, { peerCount: 4 }), ...seams.slice(1).map((seam) => gameJoin(seam))],
     { concurrency: "unbounded" }
   )

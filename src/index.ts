@@ -6,10 +6,12 @@
 // The transport contract.
 export { DEFAULT_DELIVERY_CAPACITY, DeliveryPolicy } from "../services/seam/DeliveryPolicy.js"
 export { Loom } from "../services/seam/Loom.js"
+export type { LoomShape } from "../services/seam/Loom.js"
 export { DEFAULT_MAX_PEERS } from "../services/seam/Pattern.js"
 export type { Pattern, Tag } from "../services/seam/Pattern.js"
 export { freshPeerId, PeerId } from "../services/seam/PeerId.js"
 export { Seam } from "../services/seam/Seam.js"
+export type { SeamShape } from "../services/seam/Seam.js"
 export {
   FrameOverflow,
   IncomingAlreadyCollected,
@@ -23,10 +25,11 @@ export { CloseReason, isTorn, SeamState } from "../services/seam/SeamState.js"
 export { Swatch } from "../services/seam/Swatch.js"
 
 // Fabrics and channel splitters.
-export { InMemoryLoom, InMemoryLoomTag, PERFECT_LINK } from "../layers/seam/inmemory/InMemoryLoom.js"
+export { InMemoryLoom, PERFECT_LINK } from "../layers/seam/inmemory/InMemoryLoom.js"
 export type {
   DropCounts,
   InMemoryLoomOptions,
+  InMemoryLoomShape,
   LinkConditions,
   LoomFaults,
   LoomStats,
@@ -64,13 +67,14 @@ export {
   StorageError
 } from "../services/raft/RaftErrors.js"
 export type { TransferFailureReason } from "../services/raft/RaftErrors.js"
-export type { ProposeOptions, RaftNodeFailure } from "../services/raft/RaftNode.js"
+export type { ProposeOptions, RaftNodeFailure, RaftNodeShape } from "../services/raft/RaftNode.js"
 export type { RaftRole } from "../services/raft/RaftRole.js"
 export { EMPTY_DURABLE_STATE, RaftStorage } from "../services/raft/RaftStorage.js"
 export type {
   DurableState,
   HardState,
   LeaderForTerm,
+  RaftStorageShape,
   SnapshotMeta,
   StoredSnapshot,
   WriteBatch
@@ -78,13 +82,14 @@ export type {
 export { RaftMetric, RaftTraceEvent } from "../services/raft/RaftTrace.js"
 export type { DenyReason, RaftMessageType, RefusalGate, StepDownReason } from "../services/raft/RaftTrace.js"
 export { RaftTransport } from "../services/raft/RaftTransport.js"
-export type { RaftEnvelope } from "../services/raft/RaftTransport.js"
+export type { RaftEnvelope, RaftTransportShape } from "../services/raft/RaftTransport.js"
 
 // Raft implementation.
 export * from "./raft/index.js"
 export * as InMemoryRaftStorage from "../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
 export { ManagedRaftTransport } from "../layers/raft/transport/ManagedRaftTransport.js"
-export { fromSeam as seamRaftTransport, SeamRaftTransport } from "../layers/raft/transport/SeamRaftTransport.js"
+export type { ManagedRaftTransportShape } from "../layers/raft/transport/ManagedRaftTransport.js"
+export { SeamRaftTransport } from "../layers/raft/transport/SeamRaftTransport.js"
 export type { SeamRaftTransportStats } from "../layers/raft/transport/SeamRaftTransport.js"
 export { validateDurableState } from "../services/raft/validateDurableState.js"
 export { validateWriteBatch } from "../services/raft/validateWriteBatch.js"

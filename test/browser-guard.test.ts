@@ -1,5 +1,5 @@
 /**
- * The `kuilt` entry point must bundle for browsers (DESIGN.md §5): nothing reachable from
+ * The `kuilt` entry point must bundle for browsers (docs/ARCHITECTURE.md, "Parts"): nothing reachable from
  * src/index.ts may import `node:*` or a Node built-in. esbuild bundles it for `platform: "browser"`
  * with a plugin that turns any such import into a build error naming the importer.
  */

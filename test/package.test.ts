@@ -1,5 +1,5 @@
 /**
- * The published package works for a consumer (DESIGN.md §5): build, `npm pack`, unpack the
+ * The published package works for a consumer (README, "Module map"): build, `npm pack`, unpack the
  * tarball into a fresh project, and import every entry point both at run time (node) and at type
  * level (tsc with NodeNext resolution). A broken `exports` map or a file missing from `files`
  * fails here, not for a user.

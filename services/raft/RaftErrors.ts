@@ -1,5 +1,5 @@
 /**
- * Typed failures of the Raft service (DESIGN.md §4). `PayloadTooLarge` is shared with the Seam
+ * Typed failures of the Raft service (`services/raft/RaftNode.ts`). `PayloadTooLarge` is shared with the Seam
  * contract: the numbers mean the same thing at both levels.
  */
 import { Data } from "effect"

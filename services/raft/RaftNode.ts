@@ -1,5 +1,5 @@
 /**
- * The Raft service (DESIGN.md §4): one node of a replicated log.
+ * The Raft service contract: one node of a replicated log (docs/ARCHITECTURE.md, "Raft").
  *
  * Observable state is `Subscribable` (`get` for now, `changes` for a stream). The committed log
  * arrives on `committed` (hot: from now on) or `committedFrom(index)` (replay, then live, with no
@@ -7,7 +7,6 @@
  * rather than losing entries.
  */
 import type { Effect, Option, Stream, Subscribable } from "effect"
-import { Context } from "effect"
 import type { ClientId } from "./ClientId.js"
 import type { ClusterConfig } from "./ClusterConfig.js"
 import type { CommandEntry, Committed, Snapshot } from "./LogEntry.js"
@@ -39,7 +38,11 @@ export interface ProposeOptions {
  */
 export type RaftNodeFailure = StorageError | ClientIdCollision
 
-export interface RaftNode {
+/**
+ * What a Raft node offers. The service tag is `RaftNode` (`src/raft/RaftNode.ts`), which also
+ * carries the constructors `RaftNode.make` and `RaftNode.layer`.
+ */
+export interface RaftNodeShape {
   readonly id: NodeId
   /** The client id this node stamps on its proposals. */
   readonly clientId: Effect.Effect<ClientId>
@@ -147,5 +150,3 @@ export interface RaftNode {
   readonly close: Effect.Effect<void>
 }
 
-/** The `RaftNode` service tag. */
-export const RaftNode = Context.GenericTag<RaftNode>("kuilt/RaftNode")

@@ -69,7 +69,8 @@ export interface DurableState {
   readonly entries: ReadonlyArray<LogEntry>
 }
 
-export interface RaftStorage {
+/** What a `RaftStorage` offers; the service is `RaftStorage` below. */
+export interface RaftStorageShape {
   readonly load: Effect.Effect<DurableState, StorageError | CorruptDurableState>
   readonly write: (batch: WriteBatch) => Effect.Effect<void, StorageError>
   /**
@@ -79,7 +80,11 @@ export interface RaftStorage {
   readonly entries: (from: number, toExclusive: number) => Effect.Effect<ReadonlyArray<LogEntry>, StorageError>
 }
 
-export const RaftStorage = Context.GenericTag<RaftStorage>("kuilt/RaftStorage")
+/**
+ * The `RaftStorage` service: where `RaftNode.layer` finds its durable state
+ * (`InMemoryRaftStorage.layer`, `SqlRaftStorage.layerSqlite`, `IndexedDbRaftStorage.layer`, or your own).
+ */
+export class RaftStorage extends Context.Tag("kuilt/RaftStorage")<RaftStorage, RaftStorageShape>() {}
 
 /** The state of a node that never wrote anything. */
 export const EMPTY_DURABLE_STATE: DurableState = {

@@ -117,7 +117,7 @@ export type RaftTraceEvent = Data.TaggedEnum<{
   ClientIdReminted: { readonly at: number; readonly node: NodeId; readonly previous: string; readonly next: string }
   /** The log prefix through `throughIndex` was replaced by a consumer-published snapshot. */
   Compacted: { readonly at: number; readonly node: NodeId; readonly throughIndex: number; readonly throughTerm: number }
-  /** A leader sent one InstallSnapshot chunk (§7, chunked as in kuilt-behaviour §2.3). */
+  /** A leader sent one InstallSnapshot chunk (§7, chunked: see `src/raft/core/Snapshots.ts`). */
   InstallSnapshot: {
     readonly at: number
     readonly from: NodeId

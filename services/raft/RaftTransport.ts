@@ -12,7 +12,8 @@ export interface RaftEnvelope {
   readonly bytes: Uint8Array
 }
 
-export interface RaftTransport {
+/** What a `RaftTransport` offers; the service is `RaftTransport` below. */
+export interface RaftTransportShape {
   readonly selfId: NodeId
   readonly peers: Subscribable.Subscribable<ReadonlySet<NodeId>>
   /** Collected once, by the engine. */
@@ -23,4 +24,8 @@ export interface RaftTransport {
   readonly maxPayloadBytes: Option.Option<number>
 }
 
-export const RaftTransport = Context.GenericTag<RaftTransport>("kuilt/RaftTransport")
+/**
+ * The `RaftTransport` service: the network `RaftNode.layer` takes from context
+ * (`SeamRaftTransport.layer` over a `Seam`, `ManagedRaftTransport.layer`).
+ */
+export class RaftTransport extends Context.Tag("kuilt/RaftTransport")<RaftTransport, RaftTransportShape>() {}

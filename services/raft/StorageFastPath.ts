@@ -7,7 +7,7 @@
  */
 import type { Effect } from "effect"
 import type { StorageError } from "./RaftErrors.js"
-import type { RaftStorage, WriteBatch } from "./RaftStorage.js"
+import type { RaftStorageShape, WriteBatch } from "./RaftStorage.js"
 
 export const RAFT_STORAGE_FAST_PATH: unique symbol = Symbol.for("kuilt/RaftStorageFastPath") as never
 
@@ -20,5 +20,5 @@ export interface RaftStorageFastPath {
 }
 
 /** The fast path of `storage`, if it has one. */
-export const storageFastPathOf = (storage: RaftStorage): RaftStorageFastPath | undefined =>
+export const storageFastPathOf = (storage: RaftStorageShape): RaftStorageFastPath | undefined =>
   (storage as Partial<Record<typeof RAFT_STORAGE_FAST_PATH, RaftStorageFastPath>>)[RAFT_STORAGE_FAST_PATH]

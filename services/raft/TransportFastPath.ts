@@ -7,7 +7,7 @@
  */
 import type { Effect } from "effect"
 import type { NodeId } from "./NodeId.js"
-import type { RaftTransport } from "./RaftTransport.js"
+import type { RaftTransportShape } from "./RaftTransport.js"
 
 export const RAFT_TRANSPORT_FAST_PATH: unique symbol = Symbol.for("kuilt/RaftTransportFastPath") as never
 
@@ -34,5 +34,5 @@ export interface FrameSource {
 }
 
 /** The fast path of `transport`, if it has one. */
-export const fastPathOf = (transport: RaftTransport): RaftTransportFastPath | undefined =>
+export const fastPathOf = (transport: RaftTransportShape): RaftTransportFastPath | undefined =>
   (transport as Partial<Record<typeof RAFT_TRANSPORT_FAST_PATH, RaftTransportFastPath>>)[RAFT_TRANSPORT_FAST_PATH]

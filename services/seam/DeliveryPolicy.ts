@@ -1,5 +1,5 @@
 /**
- * What a bounded delivery queue does when it is full (kuilt-behaviour §1.2, `DeliveryPolicy`).
+ * What a bounded delivery queue does when it is full (the original library's `DeliveryPolicy`).
  *
  * - `Reliable`: the sender waits until the receiver makes room (back-pressure, nothing lost).
  * - `Lossy`: the oldest queued frame of that link is dropped to make room (counted).

@@ -3,7 +3,7 @@
  *
  * A `PeerId` is an opaque string chosen by the fabric (or requested by the caller) when a seam is
  * woven. It is the only notion of "who" at the transport level: frames never state their sender,
- * the receiving seam stamps it (kuilt-behaviour §1.2).
+ * the receiving seam stamps it (docs/ARCHITECTURE.md, "Seams").
  */
 import { Brand, Effect, Random } from "effect"
 

@@ -1,5 +1,5 @@
 /**
- * The transport contract (DESIGN.md §3, kuilt-behaviour §1.2).
+ * The transport contract (docs/ARCHITECTURE.md, "Seams").
  *
  * A `Seam` is one peer's view of a woven session: who it is, whom it can address, its lifecycle,
  * a single inbound stream and two ways to send. Every layer above (Raft, games, app channels)
@@ -13,7 +13,8 @@ import type { SeamTorn, SendError } from "./SeamErrors.js"
 import type { CloseReason, SeamState } from "./SeamState.js"
 import type { Swatch } from "./Swatch.js"
 
-export interface Seam {
+/** What a `Seam` offers; the service is `Seam` below. */
+export interface SeamShape {
   /** This peer's id; stable for the seam's life. */
   readonly selfId: PeerId
   /**
@@ -48,5 +49,9 @@ export interface Seam {
   readonly close: (reason?: CloseReason) => Effect.Effect<void>
 }
 
-/** The `Seam` service tag, for code that receives its seam from a Layer. */
-export const Seam = Context.GenericTag<Seam>("kuilt/Seam")
+/**
+ * The `Seam` service: a seam received from context, e.g. woven by `Loom.layerHost` /
+ * `Loom.layerJoin`, so that a transport (`SeamRaftTransport.layer`) or a game session
+ * (`GameSession.layerHost`, ...) can be built from a Layer.
+ */
+export class Seam extends Context.Tag("kuilt/Seam")<Seam, SeamShape>() {}

@@ -1,5 +1,5 @@
 /**
- * Typed failures of the Seam contract (DESIGN.md §3). Every one is a `Data.TaggedError`, so callers
+ * Typed failures of the Seam contract (docs/ARCHITECTURE.md, "Seams"). Every one is a `Data.TaggedError`, so callers
  * can `Effect.catchTag` them.
  */
 import { Data } from "effect"

@@ -9,7 +9,7 @@
 import { Either } from "effect"
 import { BinaryReader, type BinaryReaderOptions } from "./BinaryReader.js"
 import { BinaryWriter } from "./BinaryWriter.js"
-import { DecodeError, readFrameType, writeFrameHeader } from "./Frame.js"
+import { DecodeError, unsupportedVersion, WIRE_VERSION } from "./Frame.js"
 
 /**
  * Encodes values of `A` to frames and decodes frames back.
@@ -76,6 +76,25 @@ const toDecodeError = (error: unknown): DecodeError =>
   error instanceof DecodeError
     ? error
     : new DecodeError({ reason: `internal decoder error: ${error instanceof Error ? error.message : String(error)}` })
+
+/** Writes the `[WIRE_VERSION][type]` header. Throws `RangeError` (a defect) if `type` is not a u8. */
+export const writeFrameHeader = (writer: BinaryWriter, type: number): void => {
+  writer.u8(WIRE_VERSION)
+  writer.u8(type)
+}
+
+/**
+ * Reads the header through a reader positioned at the start of a frame and returns the type byte.
+ *
+ * Throws `DecodeError` (to be caught by `decodeWith`) on truncation or an unsupported version.
+ */
+export const readFrameType = (reader: BinaryReader): number => {
+  const version = reader.u8()
+  if (version !== WIRE_VERSION) {
+    throw unsupportedVersion(version)
+  }
+  return reader.u8()
+}
 
 /** Scratch writers above this size are dropped after use, so one huge frame does not pin memory. */
 const MAX_RETAINED_CAPACITY = 1 << 20

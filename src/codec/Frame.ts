@@ -9,8 +9,6 @@
  * cannot read without tearing the connection. One byte per frame is cheap for that.
  */
 import { Data, Either } from "effect"
-import type { BinaryReader } from "./BinaryReader.js"
-import type { BinaryWriter } from "./BinaryWriter.js"
 
 /**
  * The wire version this build writes and the only one it reads.
@@ -64,24 +62,6 @@ export const readFrameHeader = (bytes: Uint8Array): Either.Either<FrameHeader, D
   return Either.right({ version, type: bytes[1]! })
 }
 
-/** Writes the `[WIRE_VERSION][type]` header. Throws `RangeError` (a defect) if `type` is not a u8. */
-export const writeFrameHeader = (writer: BinaryWriter, type: number): void => {
-  writer.u8(WIRE_VERSION)
-  writer.u8(type)
-}
-
-/**
- * Reads the header through a reader positioned at the start of a frame and returns the type byte.
- *
- * Throws `DecodeError` (to be caught by `decodeWith`) on truncation or an unsupported version.
- */
-export const readFrameType = (reader: BinaryReader): number => {
-  const version = reader.u8()
-  if (version !== WIRE_VERSION) {
-    throw unsupportedVersion(version)
-  }
-  return reader.u8()
-}
-
-const unsupportedVersion = (version: number): DecodeError =>
+/** The error of a frame whose version byte is not `WIRE_VERSION` (the header sits at offset 0). */
+export const unsupportedVersion = (version: number): DecodeError =>
   new DecodeError({ reason: `unsupported version ${version} (expected ${WIRE_VERSION})`, offset: 0 })

@@ -22,6 +22,6 @@ export const U32 = Schema.Int.pipe(Schema.between(0, 0xffff_ffff)).annotations({
 
 /**
  * A safe non-negative integer 0 … 2^53−1 (a `uint53` or `varuint` field): Raft terms, indices,
- * sizes. The ceiling is the plausibility limit of DESIGN.md §4.
+ * sizes. The ceiling is the plausibility limit of every index and term (`Number.MAX_SAFE_INTEGER`).
  */
 export const Uint53 = Schema.Int.pipe(Schema.between(0, MAX_UINT53)).annotations({ identifier: "Uint53" })

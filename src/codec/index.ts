@@ -10,17 +10,17 @@ export {
   type CodecOptions,
   decodeWith,
   type FrameBody,
+  readFrameType,
   type TaggedFrame,
   type TaggedFrames,
-  taggedUnionCodec
+  taggedUnionCodec,
+  writeFrameHeader
 } from "./Codec.js"
 export {
   DecodeError,
   FRAME_HEADER_BYTES,
   type FrameHeader,
   readFrameHeader,
-  readFrameType,
-  WIRE_VERSION,
-  writeFrameHeader
+  WIRE_VERSION
 } from "./Frame.js"
 export { MAX_UINT53, U16, U32, U8, Uint53 } from "./WireInt.js"

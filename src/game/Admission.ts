@@ -1,5 +1,5 @@
 /**
- * The host's admission loop (kuilt-behaviour §1.6, gameHost steps 4–6). It seats players one at
+ * The host's admission loop (the last steps of `gameHost.ts`). It seats players one at
  * a time — first as a learner, and only once that learner has caught up, as a voter — until the
  * roster has `peerCount` voters, then publishes "admission closed" with the final voters. Adding
  * a voter that still lags would stall commits until it caught up (thesis §4.2.1: new servers join
@@ -16,7 +16,7 @@
 import { Clock, Duration, Effect, Option } from "effect"
 import type { PeerId } from "../../services/seam/PeerId.js"
 import { ClusterConfig } from "../../services/raft/ClusterConfig.js"
-import type { RaftNode } from "../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../services/raft/RaftNode.js"
 import { changeMembershipWithRetry } from "../raft/changeMembershipWithRetry.js"
 import type { Presence, PresenceSlot } from "./Presence.js"
 import { awaitChange } from "./watch.js"
@@ -36,7 +36,7 @@ const sortedIds = (ids: Iterable<string>) => [...ids].sort()
 const without = (ids: Iterable<string>, id: string) => [...ids].filter((x) => x !== id)
 
 /** Runs the admission loop until interrupted (by the session's scope closing). */
-export const runAdmission = (node: RaftNode, presence: Presence, options: AdmissionOptions): Effect.Effect<never> =>
+export const runAdmission = (node: RaftNodeShape, presence: Presence, options: AdmissionOptions): Effect.Effect<never> =>
   Effect.gen(function*() {
     const seatedSpectators = new Set<string>()
     /** Learners that failed to catch up: the slot they had then, and until when they sit out. */

@@ -1,5 +1,5 @@
 /**
- * The lobby presence map on channel tag 2 (kuilt-behaviour §1.6): each peer owns one slot saying
+ * The lobby presence map on channel tag 2 (`channels.ts`): each peer owns one slot saying
  * what it is in the game (host, present, spectating, or the host's "admission closed" with the
  * final roster), and every peer holds a replica of every slot.
  *
@@ -14,7 +14,7 @@
 import { Effect, Either, Random, Schedule, Schema, Stream, SubscriptionRef } from "effect"
 import type { Duration, Scope, Subscribable } from "effect"
 import type { PeerId } from "../../services/seam/PeerId.js"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import { awaitValue } from "./watch.js"
 
 const Count = Schema.Number.pipe(Schema.int(), Schema.between(0, Number.MAX_SAFE_INTEGER))
@@ -65,7 +65,7 @@ interface Version {
 }
 
 /** Starts the presence map over `seam` (the presence channel view) in the current scope. */
-export const make = (seam: Seam, options: PresenceOptions = {}): Effect.Effect<Presence, never, Scope.Scope> =>
+export const make = (seam: SeamShape, options: PresenceOptions = {}): Effect.Effect<Presence, never, Scope.Scope> =>
   Effect.gen(function*() {
     const selfId = seam.selfId
     const epoch = yield* Random.nextIntBetween(0, 0x7fffffff)

@@ -1,5 +1,5 @@
 /**
- * `SpeculativeSequencer<S, A>`: optimistic state over a `TurnSequencer` (kuilt-behaviour §1.6).
+ * `SpeculativeSequencer<S, A>`: optimistic state over a `TurnSequencer`.
  * A local `propose` is applied at once to a *speculative* state, so the UI answers without a
  * round trip; the *confirmed* state only ever folds committed actions, in log order, and is the
  * same on every peer.

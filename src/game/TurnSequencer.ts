@@ -1,5 +1,5 @@
 /**
- * `TurnSequencer<A>`: a typed view of a Raft node for game code (kuilt-behaviour §1.6). Actions
+ * `TurnSequencer<A>`: a typed view of a Raft node for game code. Actions
  * are values of a `Schema` (JSON on the wire); `propose` puts one in the log from any peer and
  * returns it with its index; `events` delivers, on every peer and in the same order, each
  * committed action — or a `Reset` when the peer must restart from a snapshot. Raft's own entries
@@ -12,7 +12,7 @@ import { Effect, Either, Option, Schema, Stream } from "effect"
 import type { DedupKey } from "../../services/raft/ClientId.js"
 import type { Committed, Snapshot } from "../../services/raft/LogEntry.js"
 import type { LeadershipLost, NotLeader, PayloadTooLarge } from "../../services/raft/RaftErrors.js"
-import type { ProposeOptions, RaftNode } from "../../services/raft/RaftNode.js"
+import type { ProposeOptions, RaftNodeShape } from "../../services/raft/RaftNode.js"
 import { ActionEncodeError } from "./errors.js"
 
 /** A committed action and where it sits in the log. */
@@ -34,7 +34,7 @@ export const TurnEvent = {
 }
 
 export interface TurnSequencer<A> {
-  readonly node: RaftNode
+  readonly node: RaftNodeShape
   /**
    * Proposes `action` (from any peer: followers forward to the leader) and waits for it to
    * commit. `requestId` pins the request serial for exactly-once retries with a durable client
@@ -59,7 +59,7 @@ const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder("utf-8", { fatal: true })
 
 /** A sequencer of `schema`'s actions over `node`. */
-export const make = <A, I>(node: RaftNode, schema: Schema.Schema<A, I, never>): TurnSequencer<A> => {
+export const make = <A, I>(node: RaftNodeShape, schema: Schema.Schema<A, I, never>): TurnSequencer<A> => {
   const json = Schema.parseJson(schema)
   const encodeJson = Schema.encodeEither(json)
   const decodeJson = Schema.decodeUnknownEither(json)

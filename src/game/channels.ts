@@ -1,7 +1,7 @@
 /**
- * The channel layout every game session puts over the caller's one plain `Seam`
- * (kuilt-behaviour §1.6): a `MuxSeam` whose tag 1 carries Raft, tag 2 the presence map and tag 3
- * a `NamedMux` of application channels (chat, cursors...). All three views are opened before the
+ * The channel layout every game session puts over the caller's one plain `Seam`: a by-tag `Mux`
+ * whose tag 1 carries Raft, tag 2 the presence map and tag 3 a by-name `Mux` of application
+ * channels (chat, cursors...). All three views are opened before the
  * function returns, because a mux drops frames for a tag nobody opened yet.
  *
  * The mux becomes the only collector of `seam.incoming` (single collection): the caller must not
@@ -10,25 +10,24 @@
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
-import type { Seam } from "../../services/seam/Seam.js"
-import { MuxSeam } from "../seam/MuxSeam.js"
-import { NamedMux } from "../seam/NamedMux.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
+import { Mux } from "../seam/Mux.js"
 
 /** Tag of the Raft channel. */
 export const RAFT_TAG = 1
 /** Tag of the presence channel. */
 export const PRESENCE_TAG = 2
-/** Tag of the application channels (a `NamedMux` subtree). */
+/** Tag of the application channels (a by-name `Mux` subtree). */
 export const APP_TAG = 3
 
 /** Buffer of the lossy channels (presence and app traffic). */
 const LOSSY_CAPACITY = 1024
 
 export interface GameChannels {
-  readonly mux: MuxSeam
-  readonly raft: Seam
-  readonly presence: Seam
-  readonly app: NamedMux
+  readonly mux: Mux<number>
+  readonly raft: SeamShape
+  readonly presence: SeamShape
+  readonly app: Mux<string>
 }
 
 /**
@@ -37,14 +36,14 @@ export interface GameChannels {
  * does); presence and app channels are `Lossy`, because they are best effort by contract and a
  * reader that never collects an app channel must not stall Raft, which shares the mux's pump.
  */
-export const openChannels = (seam: Seam): Effect.Effect<GameChannels, never, Scope.Scope> =>
+export const openChannels = (seam: SeamShape): Effect.Effect<GameChannels, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const mux = yield* MuxSeam.make(seam)
+    const mux = yield* Mux.byTag(seam)
     const lossy = { policy: DeliveryPolicy.lossy(LOSSY_CAPACITY) }
     // Tags are constants in 0..255, so `channel` cannot fail here.
     const raft = yield* Effect.orDie(mux.channel(RAFT_TAG))
     const presence = yield* Effect.orDie(mux.channel(PRESENCE_TAG, lossy))
     const appBase = yield* Effect.orDie(mux.channel(APP_TAG, lossy))
-    const app = yield* NamedMux.make(appBase, { policy: DeliveryPolicy.lossy(LOSSY_CAPACITY) })
+    const app = yield* Mux.byName(appBase, { policy: DeliveryPolicy.lossy(LOSSY_CAPACITY) })
     return { mux, raft, presence, app }
   })

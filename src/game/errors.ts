@@ -1,5 +1,5 @@
 /**
- * Typed failures of the game facade (kuilt-behaviour §1.6). Each is a `Data.TaggedError`, so a
+ * Typed failures of the game facade. Each is a `Data.TaggedError`, so a
  * caller can `Effect.catchTag` the one it expects (a joiner that lost the race for a seat, say)
  * and let the others through.
  */

@@ -1,17 +1,17 @@
 /**
- * `gameHost`: the appoint-the-host bootstrap, host side (kuilt-behaviour §1.6). Exactly one peer
+ * `gameHost`: the appoint-the-host bootstrap, host side (README, "Game facade"). Exactly one peer
  * hosts; it declares itself on the presence map, checks that no lower id also declared (lowest
  * id wins), starts a single-voter cluster, and seats joiners one at a time (see `Admission`).
  */
 import { Duration, Effect, Stream, SubscriptionRef } from "effect"
 import type { Scope } from "effect"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import { ClusterConfig } from "../../services/raft/ClusterConfig.js"
 import type { RaftNodeStartError } from "../raft/RaftNode.js"
 import { DEFAULT_CATCH_UP_TIMEOUT, runAdmission } from "./Admission.js"
 import { DuplicateHost, InvalidGameOptions } from "./errors.js"
-import type { GameOptions, GameSession, SessionParts } from "./GameSession.js"
-import { sessionOf, startNode, withSession } from "./GameSession.js"
+import type { GameOptions, GameSessionShape, SessionParts } from "./session.js"
+import { sessionOf, startNode, withSession } from "./session.js"
 import { isHostSlot } from "./Presence.js"
 import { awaitValue } from "./watch.js"
 
@@ -70,9 +70,9 @@ const awaitConverged = (parts: SessionParts) =>
  * the call with `Effect.timeout` if the caller needs a deadline.
  */
 export const gameHost = (
-  seam: Seam,
+  seam: SeamShape,
   options: GameHostOptions
-): Effect.Effect<GameSession, InvalidGameOptions | DuplicateHost | RaftNodeStartError, Scope.Scope> =>
+): Effect.Effect<GameSessionShape, InvalidGameOptions | DuplicateHost | RaftNodeStartError, Scope.Scope> =>
   Effect.gen(function*() {
     const invalid = validate(options)
     if (invalid !== undefined) return yield* invalid

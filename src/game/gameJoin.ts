@@ -1,18 +1,18 @@
 /**
  * `gameJoin` and `gameSpectate`: the appoint-the-host bootstrap, joiner side
- * (kuilt-behaviour §1.6). A joiner starts a Raft node that knows no voters and lists itself as a
+ * (README, "Game facade"). A joiner starts a Raft node that knows no voters and lists itself as a
  * learner — it never campaigns, it only waits for a leader's entries — declares itself on the
  * presence map, and waits for the host to seat it. A player reports its commit index on presence
  * while it waits, which is how the host sees that it caught up as a learner.
  */
 import { Duration, Effect, Fiber, Stream } from "effect"
 import type { Scope } from "effect"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import { ClusterConfig } from "../../services/raft/ClusterConfig.js"
 import type { RaftNodeStartError } from "../raft/RaftNode.js"
 import { InvalidGameOptions, JoinTimeout, RosterFull, SpectatorsClosed } from "./errors.js"
-import type { GameOptions, GameSession } from "./GameSession.js"
-import { sessionOf, startNode, withSession } from "./GameSession.js"
+import type { GameOptions, GameSessionShape } from "./session.js"
+import { sessionOf, startNode, withSession } from "./session.js"
 import type { Presence } from "./Presence.js"
 import { awaitValue } from "./watch.js"
 
@@ -46,10 +46,10 @@ interface JoinRole<Refused> {
  * index on presence while it waits (the host's catch-up check), and stops once seated.
  */
 const joinAs = <Refused>(
-  seam: Seam,
+  seam: SeamShape,
   options: GameJoinOptions,
   role: JoinRole<Refused>
-): Effect.Effect<GameSession, Refused | JoinTimeout | InvalidGameOptions | RaftNodeStartError, Scope.Scope> =>
+): Effect.Effect<GameSessionShape, Refused | JoinTimeout | InvalidGameOptions | RaftNodeStartError, Scope.Scope> =>
   Effect.gen(function*() {
     const timeout = timeoutOf(options)
     if (timeout instanceof InvalidGameOptions) return yield* timeout
@@ -86,9 +86,9 @@ const joinAs = <Refused>(
  * session (node, channels, seam) is closed.
  */
 export const gameJoin = (
-  seam: Seam,
+  seam: SeamShape,
   options: GameJoinOptions = {}
-): Effect.Effect<GameSession, RosterFull | JoinTimeout | InvalidGameOptions | RaftNodeStartError, Scope.Scope> => {
+): Effect.Effect<GameSessionShape, RosterFull | JoinTimeout | InvalidGameOptions | RaftNodeStartError, Scope.Scope> => {
   const selfId = seam.selfId as string
   return joinAs(seam, options, {
     as: "player",
@@ -110,9 +110,9 @@ export const gameJoin = (
  * no place came in time, `InvalidGameOptions`, or a `RaftNodeStartError`.
  */
 export const gameSpectate = (
-  seam: Seam,
+  seam: SeamShape,
   options: GameJoinOptions = {}
-): Effect.Effect<GameSession, SpectatorsClosed | JoinTimeout | InvalidGameOptions | RaftNodeStartError, Scope.Scope> => {
+): Effect.Effect<GameSessionShape, SpectatorsClosed | JoinTimeout | InvalidGameOptions | RaftNodeStartError, Scope.Scope> => {
   const selfId = seam.selfId as string
   return joinAs(seam, options, {
     as: "spectator",

@@ -1,16 +1,16 @@
 /**
- * `gameNode`: the roster-given bootstrap (seed page 004). Every peer knows the full voter set up
+ * `gameNode`: the roster-given bootstrap (README, "Game facade"). Every peer knows the full voter set up
  * front (from matchmaking, say) and passes the same one; Raft's own election picks the leader, so
  * there is no appoint-the-host step and no presence handshake.
  */
 import { Effect } from "effect"
 import type { Scope } from "effect"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import { ClusterConfig } from "../../services/raft/ClusterConfig.js"
 import type { RaftNodeStartError } from "../raft/RaftNode.js"
 import { NotInRoster } from "./errors.js"
-import type { GameOptions, GameSession } from "./GameSession.js"
-import { sessionOf, startNode, withSession } from "./GameSession.js"
+import type { GameOptions, GameSessionShape } from "./session.js"
+import { sessionOf, startNode, withSession } from "./session.js"
 
 /**
  * Starts this peer's session of a game whose voters are `voterIds` (the same set on every peer).
@@ -19,10 +19,10 @@ import { sessionOf, startNode, withSession } from "./GameSession.js"
  * and with a `RaftNodeStartError` when the node cannot start (bad config, unreadable storage).
  */
 export const gameNode = (
-  seam: Seam,
+  seam: SeamShape,
   voterIds: Iterable<string>,
   options: GameOptions = {}
-): Effect.Effect<GameSession, NotInRoster | RaftNodeStartError, Scope.Scope> =>
+): Effect.Effect<GameSessionShape, NotInRoster | RaftNodeStartError, Scope.Scope> =>
   Effect.gen(function*() {
     const voters = [...new Set(voterIds)].sort()
     if (!voters.includes(seam.selfId)) return yield* new NotInRoster({ selfId: seam.selfId, voters })

@@ -1,6 +1,6 @@
 /**
- * The game facade (kuilt-behaviour §1.6): bootstraps that turn one plain seam into a consensus
- * session (`gameNode`, `gameHost`, `gameJoin`, `gameSpectate`), the `GameSession` they return,
+ * The game facade: bootstraps that turn one plain seam into a consensus session (`gameNode`,
+ * `gameHost`, `gameJoin`, `gameSpectate`), the `GameSession` they return (also a service with Layers),
  * and typed action sequencers over its node (`TurnSequencer`, `SpeculativeSequencer`).
  */
 export { APP_TAG, PRESENCE_TAG, RAFT_TAG } from "./channels.js"
@@ -13,7 +13,8 @@ export {
   RosterFull,
   SpectatorsClosed
 } from "./errors.js"
-export type { GameOptions, GameSession } from "./GameSession.js"
+export { GameSession } from "./GameSession.js"
+export type { GameOptions, GameSessionShape } from "./session.js"
 export { gameHost } from "./gameHost.js"
 export type { GameHostOptions, ReturnAt } from "./gameHost.js"
 export { gameJoin, gameSpectate } from "./gameJoin.js"

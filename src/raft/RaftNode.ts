@@ -1,10 +1,12 @@
 /**
- * Building a Raft node: `RaftNode.make` (bound to the caller's `Scope`) and `RaftNode.layer`
- * (transport and storage from context). The node restores its durable state, refuses to start on
- * an inconsistent one (`CorruptDurableState`), and runs until its scope closes or it fails
- * (fail-stop on a storage error).
+ * The `RaftNode` service and its constructors: `RaftNode.make` (bound to the caller's `Scope`)
+ * and `RaftNode.layer` (transport and storage from context). The node restores its durable state,
+ * refuses to start on an inconsistent one (`CorruptDurableState`), and runs until its scope
+ * closes or it fails (fail-stop on a storage error; see `failStopGuard.ts` for what a Layer-built
+ * node does then). The contract, `RaftNodeShape`, is in `services/raft/RaftNode.ts`; the tag
+ * lives here, beside its only implementation, so that `RaftNode.make/layer` are its statics.
  */
-import { Effect, Fiber, Layer, Option, PubSub, Random, Stream } from "effect"
+import { Context, Effect, Fiber, Layer, Option, PubSub, Random, Stream } from "effect"
 import type { Queue, Scope } from "effect"
 import { entryWireSize } from "../codec/raft/RaftCodec.js"
 import { ClientIdentity } from "../../services/raft/ClientId.js"
@@ -15,26 +17,27 @@ import type { Committed } from "../../services/raft/LogEntry.js"
 import { RaftConfig, validate } from "../../services/raft/RaftConfig.js"
 import type { CorruptDurableState, StorageError } from "../../services/raft/RaftErrors.js"
 import { RaftConfigError } from "../../services/raft/RaftErrors.js"
-import { RaftNode as RaftNodeTag } from "../../services/raft/RaftNode.js"
-import type { RaftNode as RaftNodeShape } from "../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../services/raft/RaftNode.js"
 import type { RaftRole } from "../../services/raft/RaftRole.js"
 import { RaftStorage } from "../../services/raft/RaftStorage.js"
+import type { RaftStorageShape } from "../../services/raft/RaftStorage.js"
 import type { RaftMetric, RaftTraceEvent } from "../../services/raft/RaftTrace.js"
 import { RaftTransport } from "../../services/raft/RaftTransport.js"
+import type { RaftTransportShape } from "../../services/raft/RaftTransport.js"
 import { checkDurableState } from "./DurableStateCheck.js"
 import { Prng } from "./core/Prng.js"
 import { RaftCore } from "./core/RaftCore.js"
 import { Cell } from "../internal/Cell.js"
 import { Engine } from "./engine/Engine.js"
-
-export { awaitRead } from "./awaitRead.js"
-export { changeMembershipWithRetry } from "./changeMembershipWithRetry.js"
+import { awaitRead } from "./awaitRead.js"
+import { changeMembershipWithRetry } from "./changeMembershipWithRetry.js"
+import { guardFailStop } from "./failStopGuard.js"
 
 export interface RaftNodeOptions {
   /** The bootstrap membership (every founding node passes the same one). */
   readonly cluster: ClusterConfig
-  readonly transport: RaftTransport
-  readonly storage: RaftStorage
+  readonly transport: RaftTransportShape
+  readonly storage: RaftStorageShape
   /** Tuning; defaults as in `RaftConfig.defaults`. */
   readonly config?: Partial<RaftConfig>
   /** Client identity for proposal dedup keys; `Auto` by default. */
@@ -160,15 +163,36 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
 const fromSubscription = <A>(subscribe: Effect.Effect<Queue.Dequeue<A>, never, Scope.Scope>): Stream.Stream<A> =>
   Stream.flatMap(Stream.scoped(subscribe), (queue) => Stream.fromQueue(queue, { maxChunkSize: Stream.DefaultChunkSize }))
 
-/** A node built from the `RaftTransport` and `RaftStorage` in context. */
+/**
+ * A node built from the `RaftTransport` and `RaftStorage` in context, living as long as the
+ * Layer's scope. Fails to build with `RaftNodeStartError`. A fail-stop after the build (a storage
+ * write fails, a second writer shares its durable client id) is logged, makes every waiting and
+ * later use of the node die with the `StorageError` / `ClientIdCollision`, and interrupts the fiber
+ * that built the Layer unless that fiber is waiting on the node (see `failStopGuard.ts`): a
+ * program run with `Effect.provide(RaftNode.layer(...))` or `Layer.launch` ends with it.
+ */
 export const layer = (
   options: Omit<RaftNodeOptions, "transport" | "storage">
-): Layer.Layer<RaftNodeShape, RaftNodeStartError, RaftTransport | RaftStorage> =>
+): Layer.Layer<RaftNode, RaftNodeStartError, RaftTransport | RaftStorage> =>
   Layer.scoped(
-    RaftNodeTag,
+    RaftNode,
     Effect.gen(function*() {
+      const owner = yield* Effect.withFiberRuntime<Fiber.RuntimeFiber<unknown, unknown>>((fiber) => Effect.succeed(fiber))
       const transport = yield* RaftTransport
       const storage = yield* RaftStorage
-      return yield* make({ ...options, transport, storage })
+      return yield* guardFailStop(yield* make({ ...options, transport, storage }), owner)
     })
   )
+
+/**
+ * The `RaftNode` service (its interface is `RaftNodeShape`), with its constructors:
+ * `RaftNode.make(options)` starts a node in the caller's `Scope`, `RaftNode.layer(options)` builds
+ * one from the `RaftTransport` and `RaftStorage` in context; `RaftNode.awaitRead` and
+ * `RaftNode.changeMembershipWithRetry` are helpers over any node.
+ */
+export class RaftNode extends Context.Tag("kuilt/RaftNode")<RaftNode, RaftNodeShape>() {
+  static readonly make = make
+  static readonly layer = layer
+  static readonly awaitRead = awaitRead
+  static readonly changeMembershipWithRetry = changeMembershipWithRetry
+}

@@ -6,7 +6,7 @@ import { Effect, Option, Stream } from "effect"
 import type { Subscribable } from "effect"
 import { LeadershipLost } from "../../services/raft/RaftErrors.js"
 import type { NotLeader } from "../../services/raft/RaftErrors.js"
-import type { RaftNode } from "../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../services/raft/RaftNode.js"
 
 /**
  * Gets a read fence (`node.readFence`: the leader confirms itself; a follower or learner asks the
@@ -19,7 +19,7 @@ import type { RaftNode } from "../../services/raft/RaftNode.js"
  * changing for good (its stream ends) below the fence. Interrupt it to give up.
  */
 export const awaitRead = (
-  node: RaftNode,
+  node: RaftNodeShape,
   applied: Subscribable.Subscribable<number>
 ): Effect.Effect<number, NotLeader | LeadershipLost> =>
   Effect.gen(function*() {

@@ -10,7 +10,7 @@ import type {
   MembershipChangeInProgress,
   NotLeader
 } from "../../services/raft/RaftErrors.js"
-import type { RaftNode } from "../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../services/raft/RaftNode.js"
 
 export interface ChangeMembershipRetryOptions {
   /** Calls in all, the first included (default 20). */
@@ -27,7 +27,7 @@ export interface ChangeMembershipRetryOptions {
  * `InvalidMembership`) is returned at once.
  */
 export const changeMembershipWithRetry = (
-  node: RaftNode,
+  node: RaftNodeShape,
   target: ClusterConfig,
   options: ChangeMembershipRetryOptions = {}
 ): Effect.Effect<ClusterConfig, NotLeader | MembershipChangeInProgress | LeadershipLost | InvalidMembership> =>

@@ -1,5 +1,5 @@
 /**
- * One channel of a multiplexed seam (`MuxSeam`, `NamedMux`): a full `Seam` whose frames carry a
+ * One channel of a multiplexed seam (`Mux`): a full `Seam` whose frames carry a
  * fixed header in front of the payload on the delegate, and whose receive side is its own
  * `Inbox`, filled by the mux's single pump.
  *
@@ -11,7 +11,7 @@
 import { Effect, Equal, Option, Stream, Subscribable, SubscriptionRef } from "effect"
 import type { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
 import type { PeerId } from "../../services/seam/PeerId.js"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import { FrameOverflow, PayloadTooLarge, SeamTorn } from "../../services/seam/SeamErrors.js"
 import type { SendError } from "../../services/seam/SeamErrors.js"
 import { CloseReason, isTorn, SeamState } from "../../services/seam/SeamState.js"
@@ -58,7 +58,7 @@ export const samePeerSet = (a: ReadonlySet<PeerId>, b: ReadonlySet<PeerId>): boo
   return true
 }
 
-export class ChannelView implements Seam {
+export class ChannelView implements SeamShape {
   readonly selfId: PeerId
   readonly peers: Subscribable.Subscribable<ReadonlySet<PeerId>>
   readonly state: Subscribable.Subscribable<SeamState>
@@ -67,7 +67,7 @@ export class ChannelView implements Seam {
   private closedReason: CloseReason | undefined = undefined
 
   private constructor(
-    private readonly delegate: Seam,
+    private readonly delegate: SeamShape,
     /** The bytes written in front of every payload. */
     private readonly header: Uint8Array,
     private readonly inbox: Inbox,
@@ -108,7 +108,7 @@ export class ChannelView implements Seam {
   }
 
   /** Builds a view writing `header` in front of each payload; its inbox uses `policy`. */
-  static make(delegate: Seam, header: Uint8Array, policy: DeliveryPolicy, stats: MuxStats): Effect.Effect<ChannelView> {
+  static make(delegate: SeamShape, header: Uint8Array, policy: DeliveryPolicy, stats: MuxStats): Effect.Effect<ChannelView> {
     return Effect.map(
       SubscriptionRef.make(Option.none<CloseReason>()),
       (closedRef) => new ChannelView(delegate, header, new Inbox(delegate.selfId, policy), closedRef, stats)

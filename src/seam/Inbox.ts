@@ -5,8 +5,8 @@
  * Why one structure instead of an Effect `Queue` per link: a per-link queue cannot keep the global
  * arrival order (which the deterministic simulation relies on) and a merge of queues forks fibers.
  * Here offers and takes are plain synchronous bookkeeping; only a full link under `Reliable` or an
- * empty inbox suspends, through `Effect.async` callbacks kept in plain arrays (effect-stack §8:
- * ~1 µs per call instead of ~10 µs for Deferred+Queue).
+ * empty inbox suspends, through `Effect.async` callbacks kept in plain arrays (docs/ARCHITECTURE.md,
+ * "Raft": ~1 µs per call instead of ~10 µs for Deferred+Queue).
  */
 import { Chunk, Effect, Option, Stream } from "effect"
 import type { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"

@@ -29,7 +29,7 @@ import { Effect, Equal, Fiber, Option, Stream, SubscriptionRef } from "effect"
 import type { Scope } from "effect"
 import { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
 import type { PeerId } from "../../services/seam/PeerId.js"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import { FrameOverflow, SeamTorn } from "../../services/seam/SeamErrors.js"
 import type { SendError } from "../../services/seam/SeamErrors.js"
 import { CloseReason, SeamState } from "../../services/seam/SeamState.js"
@@ -59,15 +59,15 @@ export interface ManagedSeamStats extends OfferCounters {
   droppedBackingTorn: number
 }
 
-export interface ManagedSeam extends Seam {
+export interface ManagedSeam extends SeamShape {
   /**
    * Makes `next` the backing seam (see the module comment for ordering). Fails with
    * `SelfIdMismatch` if `next` belongs to another peer, and with `SeamTorn` once the managed seam is
    * closed. Swaps are serialized with each other and with `close`.
    */
-  readonly swap: (next: Seam) => Effect.Effect<void, SelfIdMismatch | SeamTorn>
+  readonly swap: (next: SeamShape) => Effect.Effect<void, SelfIdMismatch | SeamTorn>
   /** The current backing seam, if any (`None` before the first swap and after close). */
-  readonly current: Effect.Effect<Option.Option<Seam>>
+  readonly current: Effect.Effect<Option.Option<SeamShape>>
   /** Live counters (updated in place). */
   readonly stats: Readonly<ManagedSeamStats>
 }
@@ -107,7 +107,7 @@ export const make = (selfId: PeerId, options?: ManagedSeamOptions): Effect.Effec
     const stats: ManagedSeamStats = { ...makeOfferCounters(), swaps: 0, droppedUnbacked: 0, droppedBackingTorn: 0 }
 
     // Plain fields guarded by `lock` for writes; the send path reads them without an Effect.
-    let backing: Seam | undefined = undefined
+    let backing: SeamShape | undefined = undefined
     let closed: CloseReason | undefined = undefined
     let pump: Fiber.RuntimeFiber<void> | undefined = undefined
     let follower: Fiber.RuntimeFiber<void> | undefined = undefined
@@ -138,7 +138,7 @@ export const make = (selfId: PeerId, options?: ManagedSeamOptions): Effect.Effec
         scope
       ))
 
-    const pumpFrom = (next: Seam): Effect.Effect<void> =>
+    const pumpFrom = (next: SeamShape): Effect.Effect<void> =>
       pumpFrames(next.incoming, (frame) => offerFrame(inbox, frame.sender, frame.payload, stats, () => overflow(frame.sender)))
         .pipe(
           // A seam whose incoming was already collected elsewhere kills only this pump; the managed
@@ -147,13 +147,13 @@ export const make = (selfId: PeerId, options?: ManagedSeamOptions): Effect.Effec
         )
 
     /** Republishes the backing seam's peers and (mapped) state for as long as it is current. */
-    const follow = (next: Seam): Effect.Effect<void> =>
+    const follow = (next: SeamShape): Effect.Effect<void> =>
       Effect.all([
         Stream.runForEach(next.peers.changes, (peers) => publish(peersRef, peers, samePeerSet)),
         Stream.runForEach(next.state.changes, (state) => publish(stateRef, managedState(state), sameState))
       ], { concurrency: 2, discard: true })
 
-    const swap = (next: Seam): Effect.Effect<void, SelfIdMismatch | SeamTorn> =>
+    const swap = (next: SeamShape): Effect.Effect<void, SelfIdMismatch | SeamTorn> =>
       lock.withPermits(1)(Effect.gen(function*() {
         if (closed !== undefined) return yield* new SeamTorn({ reason: closed })
         if (next.selfId !== selfId) return yield* new SelfIdMismatch({ expected: selfId, actual: next.selfId })
@@ -173,7 +173,7 @@ export const make = (selfId: PeerId, options?: ManagedSeamOptions): Effect.Effec
       })).pipe(Effect.uninterruptible)
 
     /** Runs `send` on the backing seam, or drops (and counts) when there is none or it is torn. */
-    const viaBacking = <E>(send: (seam: Seam) => Effect.Effect<void, E | SeamTorn>): Effect.Effect<void, E | SeamTorn> =>
+    const viaBacking = <E>(send: (seam: SeamShape) => Effect.Effect<void, E | SeamTorn>): Effect.Effect<void, E | SeamTorn> =>
       Effect.suspend(() => {
         if (closed !== undefined) return Effect.fail(new SeamTorn({ reason: closed }))
         const seam = backing

@@ -1,5 +1,5 @@
 /**
- * Typed failures of the seam combinators (`MuxSeam`, `NamedMux`, `ManagedSeam`). Each is a
+ * Typed failures of the seam combinators (`Mux`, `ManagedSeam`). Each is a
  * `Data.TaggedError`, so callers can `Effect.catchTag` them. They are programming errors at the
  * call site (a bad tag, a bad name, the wrong seam), reported as values rather than thrown so a
  * caller that builds channel names from data can handle them.
@@ -7,16 +7,16 @@
 import { Data } from "effect"
 import type { PeerId } from "../../services/seam/PeerId.js"
 
-/** `MuxSeam.channel` was given a tag outside the one-byte range 0..255 (or not an integer). */
+/** A by-tag `Mux` was given a tag outside the one-byte range 0..255 (or not an integer). */
 export class InvalidChannelTag extends Data.TaggedError("InvalidChannelTag")<{
   readonly tag: number
 }> {
   override get message() {
-    return `a MuxSeam channel tag must be an integer in 0..255, got ${this.tag}`
+    return `a Mux channel tag must be an integer in 0..255, got ${this.tag}`
   }
 }
 
-/** Why a `NamedMux` channel name was refused. */
+/** Why a by-name `Mux` refused a channel name. */
 export type InvalidChannelNameReason =
   /** The name encodes to zero bytes. */
   | "empty"
@@ -28,7 +28,7 @@ export type InvalidChannelNameReason =
    */
   | "not-well-formed"
 
-/** `NamedMux.channel` was given a name that does not encode to 1..255 well-formed UTF-8 bytes. */
+/** A by-name `Mux` was given a name that does not encode to 1..255 well-formed UTF-8 bytes. */
 export class InvalidChannelName extends Data.TaggedError("InvalidChannelName")<{
   readonly name: string
   /** The name's UTF-8 length in bytes. */
@@ -36,7 +36,7 @@ export class InvalidChannelName extends Data.TaggedError("InvalidChannelName")<{
   readonly reason: InvalidChannelNameReason
 }> {
   override get message() {
-    return `a NamedMux channel name must be 1..255 bytes of well-formed UTF-8, got ${this.byteLength} bytes (${this.reason})`
+    return `a Mux channel name must be 1..255 bytes of well-formed UTF-8, got ${this.byteLength} bytes (${this.reason})`
   }
 }
 

@@ -1,13 +1,11 @@
 /**
- * Combinators over any Seam: channel multiplexers (`MuxSeam` by one-byte tag, `NamedMux` by name)
- * and the hot-swappable `ManagedSeam`, with their typed errors.
+ * Combinators over any Seam: the channel multiplexer (`Mux.byTag` by one-byte tag, `Mux.byName`
+ * by name) and the hot-swappable `ManagedSeam`, with their typed errors.
  */
 export type { ChannelOptions, MuxStats } from "./ChannelView.js"
 export { InvalidChannelName, InvalidChannelTag, SelfIdMismatch } from "./errors.js"
 export type { InvalidChannelNameReason } from "./errors.js"
 export { ManagedSeam } from "./ManagedSeam.js"
 export type { ManagedSeamOptions, ManagedSeamStats } from "./ManagedSeam.js"
-export { MuxSeam } from "./MuxSeam.js"
-export type { MuxSeamOptions } from "./MuxSeam.js"
-export { NamedMux } from "./NamedMux.js"
-export type { NamedMuxOptions } from "./NamedMux.js"
+export { Mux } from "./Mux.js"
+export type { InvalidChannelKey, MuxOptions } from "./Mux.js"

@@ -122,7 +122,7 @@ export const makeExampleCodec = (options?: CodecOptions) =>
 
 export const ExampleCodec = makeExampleCodec()
 
-/** A 64-entry `Append` like effect-stack.md §4 measures: 16-byte commands, dedup key on half. */
+/** A 64-entry `Append`, the shape the codec benchmarks use: 16-byte commands, dedup key on half. */
 export const append64: Append = {
   _tag: "Append",
   term: 7,

@@ -8,11 +8,11 @@
  */
 import { describe } from "@effect/vitest"
 import type { Effect, Scope } from "effect"
-import type { RaftStorage } from "../../services/raft/RaftStorage.js"
+import type { RaftStorageShape } from "../../services/raft/RaftStorage.js"
 import { registerEdgeTests } from "./RaftStorageConformanceEdges.js"
 import { registerLogTests } from "./RaftStorageConformanceLog.js"
 
-export interface RaftStorageHarness<H extends RaftStorage, E = never> {
+export interface RaftStorageHarness<H extends RaftStorageShape, E = never> {
   /** Opens a fresh, empty storage. */
   readonly make: () => Effect.Effect<H, E, Scope.Scope>
   /**
@@ -21,11 +21,11 @@ export interface RaftStorageHarness<H extends RaftStorage, E = never> {
    * instance. Omit for a storage with nothing to reopen: the reopen-only tests are then skipped
    * and the others check the live instance only.
    */
-  readonly reopen?: (handle: H) => Effect.Effect<RaftStorage, E, Scope.Scope>
+  readonly reopen?: (handle: H) => Effect.Effect<RaftStorageShape, E, Scope.Scope>
 }
 
 /** Registers the suite (43 tests) under `describe("RaftStorage conformance: <name>")`. */
-export const raftStorageConformance = <H extends RaftStorage, E>(name: string, harness: RaftStorageHarness<H, E>) =>
+export const raftStorageConformance = <H extends RaftStorageShape, E>(name: string, harness: RaftStorageHarness<H, E>) =>
   describe(`RaftStorage conformance: ${name}`, () => {
     registerEdgeTests(harness)
     registerLogTests(harness)

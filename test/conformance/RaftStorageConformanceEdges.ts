@@ -5,7 +5,7 @@
  */
 import { expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import type { RaftStorage } from "../../services/raft/RaftStorage.js"
+import type { RaftStorageShape } from "../../services/raft/RaftStorage.js"
 import { EMPTY_DURABLE_STATE } from "../../services/raft/RaftStorage.js"
 import type { RaftStorageHarness } from "./RaftStorageConformance.js"
 import {
@@ -24,8 +24,8 @@ import {
   snapshotAt
 } from "./RaftStorageFixtures.js"
 
-export const registerEdgeTests = <H extends RaftStorage, E>(harness: RaftStorageHarness<H, E>) => {
-  const roundTrip = (name: string, body: (s: H) => Effect.Effect<void, unknown>, check: (s: RaftStorage) => Effect.Effect<void, unknown>) =>
+export const registerEdgeTests = <H extends RaftStorageShape, E>(harness: RaftStorageHarness<H, E>) => {
+  const roundTrip = (name: string, body: (s: H) => Effect.Effect<void, unknown>, check: (s: RaftStorageShape) => Effect.Effect<void, unknown>) =>
     it.scoped(name, () =>
       Effect.gen(function*() {
         const s = yield* harness.make()

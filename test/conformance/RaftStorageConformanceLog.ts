@@ -4,7 +4,7 @@
  */
 import { expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import type { RaftStorage } from "../../services/raft/RaftStorage.js"
+import type { RaftStorageShape } from "../../services/raft/RaftStorage.js"
 import type { RaftStorageHarness } from "./RaftStorageConformance.js"
 import {
   bytes,
@@ -20,16 +20,16 @@ import {
   snapshotAt
 } from "./RaftStorageFixtures.js"
 
-export const registerLogTests = <H extends RaftStorage, E>(harness: RaftStorageHarness<H, E>) => {
+export const registerLogTests = <H extends RaftStorageShape, E>(harness: RaftStorageHarness<H, E>) => {
   /** Opens a storage, runs `body`, then `check` on it and (when possible) on a reopened instance. */
-  const logTest = (name: string, body: (s: H) => Effect.Effect<void, unknown>, check: (s: RaftStorage) => Effect.Effect<void, unknown>) =>
+  const logTest = (name: string, body: (s: H) => Effect.Effect<void, unknown>, check: (s: RaftStorageShape) => Effect.Effect<void, unknown>) =>
     it.scoped(name, () =>
       Effect.gen(function*() {
         const s = yield* harness.make()
         yield* body(s)
         yield* checkNowAndAfterReopen(harness, s, check)
       }))
-  const loadsIndices = (expected: ReadonlyArray<number>) => (s: RaftStorage) =>
+  const loadsIndices = (expected: ReadonlyArray<number>) => (s: RaftStorageShape) =>
     Effect.map(s.load, (st) => expect(indicesOf(st.entries)).toEqual(expected))
   const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => from + k)
   const term1 = { hardState: { term: 1, votedFor: null } }

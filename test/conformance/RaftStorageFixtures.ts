@@ -5,7 +5,7 @@ import { Effect, Exit } from "effect"
 import { ClientId } from "../../services/raft/ClientId.js"
 import { ClusterConfig, ConfigPayload } from "../../services/raft/ClusterConfig.js"
 import { NodeId } from "../../services/raft/NodeId.js"
-import type { RaftStorage } from "../../services/raft/RaftStorage.js"
+import type { RaftStorageShape } from "../../services/raft/RaftStorage.js"
 import type { RaftStorageHarness } from "./RaftStorageConformance.js"
 
 export const MAX = Number.MAX_SAFE_INTEGER
@@ -71,11 +71,11 @@ export const expectStorageError = <A, E>(effect: Effect.Effect<A, E>) =>
  * Runs `check` on `storage`, then — when the harness can reopen — on a reopened instance, and
  * returns the instance to continue with.
  */
-export const checkNowAndAfterReopen = <H extends RaftStorage, E>(
+export const checkNowAndAfterReopen = <H extends RaftStorageShape, E>(
   harness: RaftStorageHarness<H, E>,
   handle: H,
-  check: (storage: RaftStorage) => Effect.Effect<void, unknown>
-): Effect.Effect<RaftStorage, unknown, Scope.Scope> =>
+  check: (storage: RaftStorageShape) => Effect.Effect<void, unknown>
+): Effect.Effect<RaftStorageShape, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     yield* check(handle)
     if (harness.reopen === undefined) return handle

@@ -1,5 +1,5 @@
 /**
- * The Seam conformance suite (DESIGN.md §7): behaviour every Seam must show, whatever fabric
+ * The Seam conformance suite (docs/ARCHITECTURE.md, "Seams"): behaviour every Seam must show, whatever fabric
  * weaves it (the in-memory loom, channel views of a mux, WebSockets...).
  *
  * A fabric plugs in through a `FabricFactory`: it weaves `n` seams of one session, bound to the
@@ -19,7 +19,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, Option, Stream } from "effect"
 import type { PeerId } from "../../services/seam/PeerId.js"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import { CloseReason } from "../../services/seam/SeamState.js"
 import type { SeamState } from "../../services/seam/SeamState.js"
 import type { Swatch } from "../../services/seam/Swatch.js"
@@ -34,7 +34,7 @@ const numberOf = (s: Swatch) => (s.payload[0]! << 8) | s.payload[1]!
 const sameSet = (a: ReadonlySet<PeerId>, b: ReadonlySet<PeerId>) => a.size === b.size && [...a].every((x) => b.has(x))
 
 /** Forks a collector of the first `n` frames of `seam`. */
-const collect = (seam: Seam, n: number) =>
+const collect = (seam: SeamShape, n: number) =>
   Effect.fork(Stream.runCollect(Stream.take(seam.incoming, n)).pipe(Effect.map(Chunk.toReadonlyArray)))
 
 const tornReason = (state: SeamState): CloseReason | undefined => state._tag === "Torn" ? state.reason : undefined
@@ -68,7 +68,7 @@ export const seamConformance = (name: string, factory: FabricFactory): void => {
 
   const budgeted = (n: number) => woven(n, { maxPayloadBytes: BASE_BUDGET })
 
-  const dropsPeer = (seam: Seam, gone: PeerId) =>
+  const dropsPeer = (seam: SeamShape, gone: PeerId) =>
     waits.until(`${seam.selfId} drops ${gone}`, Effect.map(seam.peers.get, (p) => !p.has(gone)))
 
   describe(`Seam conformance: ${name}`, () => {
@@ -223,7 +223,7 @@ export const seamConformance = (name: string, factory: FabricFactory): void => {
         const { seams } = yield* woven(3)
         const target = seams[0]!.selfId
         const got = yield* collect(seams[0]!, 400)
-        const send = (seam: Seam) =>
+        const send = (seam: SeamShape) =>
           Effect.forEach(Array.from({ length: 200 }, (_, k) => k), (k) =>
             Effect.zipRight(seam.sendTo(target, frameOf(k)), k % 7 === 0 ? Effect.yieldNow() : Effect.void), { discard: true })
         const senders = yield* Effect.fork(Effect.all([send(seams[1]!), send(seams[2]!)], { concurrency: 2, discard: true }))

@@ -4,7 +4,7 @@
  */
 import type { Scope } from "effect"
 import { Duration, Effect, Fiber, Option, TestClock } from "effect"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 
 /** What the suite asks of a fabric when weaving. */
 export interface FabricOptions {
@@ -14,7 +14,7 @@ export interface FabricOptions {
 
 /** `n` seams of one woven session. */
 export interface Fabric {
-  readonly seams: ReadonlyArray<Seam>
+  readonly seams: ReadonlyArray<SeamShape>
   /**
    * Tears seam `index` the way the fabric loses a peer (a crash, a dropped connection). Defaults to
    * `seams[index].close(CloseReason.Unreachable())`.

@@ -4,7 +4,7 @@
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import { InMemoryLoom } from "../../layers/seam/inmemory/InMemoryLoom.js"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import type { Fabric, FabricOptions } from "./SeamConformance.js"
 import { seamConformance } from "./SeamConformance.js"
 
@@ -14,7 +14,7 @@ const inMemoryFabric = (n: number, options: FabricOptions): Effect.Effect<Fabric
     const loom = yield* InMemoryLoom.make(
       options.maxPayloadBytes === undefined ? { seed: 1 } : { seed: 1, maxPayloadBytes: options.maxPayloadBytes }
     )
-    const seams: Array<Seam> = [yield* loom.host({ sessionName: "conformance", maxPeers: n })]
+    const seams: Array<SeamShape> = [yield* loom.host({ sessionName: "conformance", maxPeers: n })]
     for (let i = 1; i < n; i++) seams.push(yield* loom.join({ sessionName: "conformance" }))
     return { seams, tear: (i: number) => Effect.asVoid(loom.faults.tear(seams[i]!.selfId)) }
   }).pipe(Effect.orDie)

@@ -1,6 +1,6 @@
 /**
  * The Seam conformance suite on the seam combinators, over the in-memory reference fabric
- * (virtual time): `MuxSeam` channel views, `NamedMux` channel views, and `ManagedSeam` with a woven
+ * (virtual time): by-tag `Mux` channel views, by-name `Mux` channel views, and `ManagedSeam` with a woven
  * seam swapped in.
  *
  * One adaptation, stated here because it is a choice of the fabric, not of the combinators: the
@@ -15,9 +15,9 @@
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import { InMemoryLoom } from "../../layers/seam/inmemory/InMemoryLoom.js"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import type { CloseReason } from "../../services/seam/SeamState.js"
-import { ManagedSeam, MuxSeam, NamedMux } from "../../src/seam/index.js"
+import { ManagedSeam, Mux } from "../../src/seam/index.js"
 import type { Fabric, FabricOptions } from "./SeamConformance.js"
 import { seamConformance } from "./SeamConformance.js"
 
@@ -27,13 +27,13 @@ const baseSeams = (n: number, options: FabricOptions) =>
     const loom = yield* InMemoryLoom.make(
       options.maxPayloadBytes === undefined ? { seed: 7 } : { seed: 7, maxPayloadBytes: options.maxPayloadBytes }
     )
-    const seams: Array<Seam> = [yield* loom.host({ sessionName: "views", maxPeers: n })]
+    const seams: Array<SeamShape> = [yield* loom.host({ sessionName: "views", maxPeers: n })]
     for (let i = 1; i < n; i++) seams.push(yield* loom.join({ sessionName: "views" }))
     return { loom, seams }
   }).pipe(Effect.orDie)
 
 /** `seam`, except that closing it also hangs up `base` (see the module comment). */
-const hangingUp = (seam: Seam, base: Seam): Seam => ({
+const hangingUp = (seam: SeamShape, base: SeamShape): SeamShape => ({
   selfId: seam.selfId,
   peers: seam.peers,
   state: seam.state,
@@ -50,7 +50,7 @@ const hangingUp = (seam: Seam, base: Seam): Seam => ({
  * A fabric whose seams are `toView(base)` of each woven base seam; the fabric's tear crashes the
  * base seam (the views see their delegate tear).
  */
-const viewFabric = (toView: (base: Seam) => Effect.Effect<Seam, never, Scope.Scope>) =>
+const viewFabric = (toView: (base: SeamShape) => Effect.Effect<SeamShape, never, Scope.Scope>) =>
 (n: number, options: FabricOptions): Effect.Effect<Fabric, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { loom, seams: bases } = yield* baseSeams(n, options)
@@ -58,28 +58,28 @@ const viewFabric = (toView: (base: Seam) => Effect.Effect<Seam, never, Scope.Sco
     return { seams, tear: (i: number) => Effect.asVoid(loom.faults.tear(bases[i]!.selfId)) }
   })
 
-const muxChannel = (base: Seam) =>
-  Effect.flatMap(MuxSeam.make(base), (mux) => mux.channel(42)).pipe(Effect.orDie)
+const muxChannel = (base: SeamShape) =>
+  Effect.flatMap(Mux.byTag(base), (mux) => mux.channel(42)).pipe(Effect.orDie)
 
-const namedChannel = (base: Seam) =>
-  Effect.flatMap(NamedMux.make(base), (mux) => mux.channel("conformance")).pipe(Effect.orDie)
+const namedChannel = (base: SeamShape) =>
+  Effect.flatMap(Mux.byName(base), (mux) => mux.channel("conformance")).pipe(Effect.orDie)
 
-seamConformance("MuxSeam channel view over InMemoryLoom", {
+seamConformance("Mux.byTag channel view over InMemoryLoom", {
   timing: "virtual",
   make: viewFabric(muxChannel),
   reservedBytes: 1
 })
 
-seamConformance("NamedMux channel view over InMemoryLoom", {
+seamConformance("Mux.byName channel view over InMemoryLoom", {
   timing: "virtual",
   make: viewFabric(namedChannel),
   reservedBytes: 1 + "conformance".length
 })
 
-// Not run here: a NamedMux nested in a MuxSeam channel. Its budget is base − 13 as the suite
+// Not run here: a by-name Mux nested in a by-tag Mux channel. Its budget is base − 13 as the suite
 // expects, but its `PayloadTooLarge.reservedBytes` is 12, the header of its own layer (as
 // services/seam/SeamErrors.ts defines it), while the suite checks it against the total 13. Nesting is
-// covered in test/seam/NamedMux.test.ts.
+// covered in test/seam/Mux.byName.test.ts.
 
 /**
  * Managed seams with each woven seam swapped in. A managed seam survives its backing seam's tear

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Fiber, Schema, Stream } from "effect"
 import { ClientId, ClientIdentity, committedIndex, gameNode, SpeculativeSequencer, TurnSequencer } from "../../src/index.js"
-import type { GameOptions, GameSession, SpeculativeGame } from "../../src/index.js"
+import type { GameOptions, GameSessionShape, SpeculativeGame } from "../../src/index.js"
 import type { Loom } from "./helpers.js"
 import { advanceUntil, FAST, makeLoom, settle, settleOne, startIn, valueOf, weaveAll } from "./helpers.js"
 
@@ -35,13 +35,13 @@ const startGame = (loom: Loom, roster: ReadonlyArray<string>, options: (id: stri
     return sessions
   })
 
-const leaderOf = (sessions: ReadonlyArray<GameSession>) =>
+const leaderOf = (sessions: ReadonlyArray<GameSessionShape>) =>
   Effect.gen(function*() {
     for (const s of sessions) if ((yield* s.node.role.get) === "Leader") return s
     return yield* Effect.dieMessage("no leader")
   })
 
-const speculate = (s: GameSession) => SpeculativeSequencer.make(TurnSequencer.make(s.node, Schema.String), game, [] as Log)
+const speculate = (s: GameSessionShape) => SpeculativeSequencer.make(TurnSequencer.make(s.node, Schema.String), game, [] as Log)
 
 describe("SpeculativeSequencer", () => {
   it.scoped("a proposal shows at once in the speculative state and is confirmed when its commit arrives", () =>
@@ -161,7 +161,7 @@ describe("SpeculativeSequencer", () => {
 })
 
 /** How many times `action` sits in `s`'s committed log. */
-const timesLogged = (s: GameSession, action: string) =>
+const timesLogged = (s: GameSessionShape, action: string) =>
   Effect.gen(function*() {
     const last = yield* s.node.commitIndex.get
     const fiber = yield* s.node.committedFrom(1).pipe(

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Fiber, Queue, Schema, Stream } from "effect"
 import { ClientId, SpeculativeSequencer } from "../../src/index.js"
-import type { DedupKey, IndexedAction, RaftNode, TurnEvent, TurnSequencer } from "../../src/index.js"
+import type { DedupKey, IndexedAction, RaftNodeShape, TurnEvent, TurnSequencer } from "../../src/index.js"
 
 const me = Schema.decodeSync(ClientId)("me")
 const other = Schema.decodeSync(ClientId)("other")
@@ -16,7 +16,7 @@ const scripted = Effect.gen(function*() {
   const events = yield* Queue.unbounded<TurnEvent<string>>()
   const answers = yield* Queue.unbounded<Deferred.Deferred<IndexedAction<string>>>()
   const sequencer: TurnSequencer<string> = {
-    node: { clientId: Effect.succeed(me) } as unknown as RaftNode,
+    node: { clientId: Effect.succeed(me) } as unknown as RaftNodeShape,
     events: Stream.fromQueue(events),
     eventsFrom: () => Stream.fromQueue(events),
     encode: (a) => Either.right(new TextEncoder().encode(JSON.stringify(a))),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Fiber, Option, Schema, Scope, Stream } from "effect"
 import { gameNode, NotInRoster, TurnSequencer } from "../../src/index.js"
-import type { GameSession } from "../../src/index.js"
+import type { GameSessionShape } from "../../src/index.js"
 import { advanceUntil, FAST, makeLoom, settle, settleOne, startIn, valueOf, weaveAll } from "./helpers.js"
 
 const Move = Schema.Struct({ player: Schema.String, n: Schema.Number })
@@ -66,7 +66,7 @@ describe("gameNode", () => {
   it.scoped("app channels carry chat beside consensus on the same seam", () =>
     Effect.gen(function*() {
       const { sessions } = yield* startRoster
-      const chats = yield* Effect.forEach(sessions, (s: GameSession) => Effect.orDie(s.appChannel("chat")))
+      const chats = yield* Effect.forEach(sessions, (s: GameSessionShape) => Effect.orDie(s.appChannel("chat")))
       const heard = yield* Effect.forEach(chats.slice(1), (c) =>
         Effect.fork(Stream.runHead(Stream.map(c.incoming, (sw) => `${sw.sender}: ${sw.decodeToString()}`))))
       yield* chats[0]!.broadcast(new TextEncoder().encode("gl hf"))

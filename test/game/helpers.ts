@@ -4,7 +4,7 @@
  * TestClock until forked work completes, with a bound so a failure never hangs.
  */
 import { Chunk, Effect, Exit, Fiber, Option, Random, Scope, Stream, TestClock } from "effect"
-import type { Seam } from "../../src/index.js"
+import type { SeamShape } from "../../src/index.js"
 import { DeliveryPolicy, InMemoryLoom } from "../../src/index.js"
 import type { GameOptions } from "../../src/index.js"
 
@@ -24,7 +24,7 @@ export const makeLoom = (seed = 7, maxPayloadBytes?: number) =>
 
 export interface Player {
   readonly id: string
-  readonly seam: Seam
+  readonly seam: SeamShape
   readonly scope: Scope.CloseableScope
   readonly seed: number
 }
@@ -45,7 +45,7 @@ export const weaveAll = (loom: Loom, ids: ReadonlyArray<string>) =>
   Effect.forEach(ids, (id, i) => weave(loom, id, 100 + i, i === 0))
 
 /** Runs `start` for `player` in its scope with its own seeded Random, forked. */
-export const startIn = <A, E>(player: Player, start: (seam: Seam) => Effect.Effect<A, E, Scope.Scope>) =>
+export const startIn = <A, E>(player: Player, start: (seam: SeamShape) => Effect.Effect<A, E, Scope.Scope>) =>
   start(player.seam).pipe(
     Scope.extend(player.scope),
     Effect.withRandom(Random.make(player.seed)),

@@ -12,13 +12,13 @@ import {
   SpectatorsClosed,
   TurnSequencer
 } from "../../src/index.js"
-import type { GameSession } from "../../src/index.js"
+import type { GameSessionShape } from "../../src/index.js"
 import { advanceUntil, FAST, firstActions, makeLoom, settle, settleOne, startIn, valueOf, weave, weaveAll } from "./helpers.js"
 
 const HOST = { ...FAST, hostDeclarationTimeout: "200 millis", catchUpTimeout: "1 second" } as const
 const JOIN = { ...FAST, joinTimeout: "3 seconds" } as const
 
-const votersOf = (s: GameSession) => Effect.map(s.node.membership.get, (m) => [...m.voters].sort())
+const votersOf = (s: GameSessionShape) => Effect.map(s.node.membership.get, (m) => [...m.voters].sort())
 
 describe("gameHost / gameJoin", () => {
   it.scoped("a host with three joiners returns once all four are voters, and any of them can move", () =>

@@ -30,7 +30,7 @@ import { ClusterConfig } from "../../services/raft/ClusterConfig.js"
 import { committedIndex } from "../../services/raft/LogEntry.js"
 import type { CommandEntry, LogEntry } from "../../services/raft/LogEntry.js"
 import type { NodeId } from "../../services/raft/NodeId.js"
-import type { RaftNode } from "../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../services/raft/RaftNode.js"
 import type { DurableState } from "../../services/raft/RaftStorage.js"
 import * as Raft from "../../src/raft/RaftNode.js"
 import { advanceUntil, bytes, FAST, text } from "../raft/engine/fixture.js"
@@ -41,7 +41,7 @@ const peer = (s: string) => s as PeerId
 interface Member {
   readonly id: string
   readonly disk: InMemoryRaftStorage.Disk
-  node: RaftNode | undefined
+  node: RaftNodeShape | undefined
   scope: Scope.CloseableScope | undefined
 }
 
@@ -112,7 +112,7 @@ const allCommitted = (c: Cluster, index: number) =>
   })
 
 /** What `node` hands its consumer from index 1 through `through`: index → command text. */
-const appliedThrough = (node: RaftNode, through: number) =>
+const appliedThrough = (node: RaftNodeShape, through: number) =>
   node.committedFrom(1).pipe(
     Stream.takeUntil((c) => committedIndex(c) >= through),
     Stream.runFold(new Map<number, string>(), (acc, c) => {
@@ -121,7 +121,7 @@ const appliedThrough = (node: RaftNode, through: number) =>
     })
   )
 
-const proposeAll = (node: RaftNode, prefix: string, n: number) =>
+const proposeAll = (node: RaftNodeShape, prefix: string, n: number) =>
   Effect.forEach(Array.from({ length: n }, (_, i) => `${prefix}${i}`), (s) => node.propose(bytes(s)))
 
 describe("B8 torn tails are detected; a minority losing un-synced writes loses no acknowledged write", () => {

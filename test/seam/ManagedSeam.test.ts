@@ -3,7 +3,7 @@ import { Chunk, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
 import { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
 import { PeerId } from "../../services/seam/PeerId.js"
 import { CloseReason, SeamState } from "../../services/seam/SeamState.js"
-import { ManagedSeam, MuxSeam } from "../../src/seam/index.js"
+import { ManagedSeam, Mux } from "../../src/seam/index.js"
 import { bytes, collectText, makeMesh, settle } from "./fixtures.js"
 
 const a = PeerId("a")
@@ -198,7 +198,7 @@ describe("ManagedSeam", () => {
       const first = yield* makeMesh(["a", "b"], { maxPayloadBytes: 64 })
       const second = yield* makeMesh(["a", "b"], { maxPayloadBytes: 32 })
       const managed = yield* ManagedSeam.make(a)
-      const mux = yield* MuxSeam.make(managed)
+      const mux = yield* Mux.byTag(managed)
       const raft = yield* mux.channel(1)
       expect(raft.maxPayloadBytes).toEqual(Option.none())
       const got = yield* collectText(raft.incoming, 2)

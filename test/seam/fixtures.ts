@@ -8,13 +8,13 @@ import { Chunk, Effect, Option, Stream, SubscriptionRef } from "effect"
 import type { Scope } from "effect"
 import { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
 import { PeerId } from "../../services/seam/PeerId.js"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import { PayloadTooLarge, PeerNotConnected, SeamTorn } from "../../services/seam/SeamErrors.js"
 import { CloseReason, SeamState } from "../../services/seam/SeamState.js"
 import type { Swatch } from "../../services/seam/Swatch.js"
 import { Inbox } from "../../src/seam/Inbox.js"
 
-export interface TestSeam extends Seam {
+export interface TestSeam extends SeamShape {
   /** Replaces this seam's budget (`None` = unknown). */
   setMaxPayloadBytes(budget: Option.Option<number>): void
   /** Broadcasts this seam dropped for being over budget. */

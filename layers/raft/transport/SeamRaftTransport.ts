@@ -1,5 +1,5 @@
 /**
- * Raft over any Seam (kuilt-behaviour §1.4 "Transport"). Peer ids map to node ids by string
+ * Raft over any Seam (docs/ARCHITECTURE.md, "Seams"). Peer ids map to node ids by string
  * value. Sending is fire and forget: an absent peer (a partition), an over-budget frame (the budget
  * shrank after the entry was logged) or a torn seam drops the frame and counts it, because a
  * failure here would otherwise kill the engine over a condition Raft already tolerates.
@@ -8,12 +8,14 @@
  * transport also carries the engine's `RaftTransportFastPath`: the same sends and frames, without
  * an Effect per send or a Stream element per frame.
  */
-import { Effect, Stream, Subscribable } from "effect"
-import type { Seam } from "../../../services/seam/Seam.js"
+import { Effect, Layer, Stream, Subscribable } from "effect"
+import { Seam } from "../../../services/seam/Seam.js"
+import type { SeamShape } from "../../../services/seam/Seam.js"
 import type { SendError } from "../../../services/seam/SeamErrors.js"
 import type { PeerId } from "../../../services/seam/PeerId.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
-import type { RaftTransport } from "../../../services/raft/RaftTransport.js"
+import { RaftTransport } from "../../../services/raft/RaftTransport.js"
+import type { RaftTransportShape } from "../../../services/raft/RaftTransport.js"
 import { RAFT_TRANSPORT_FAST_PATH } from "../../../services/raft/TransportFastPath.js"
 import type { FrameSource, RaftTransportFastPath } from "../../../services/raft/TransportFastPath.js"
 import { SEAM_FAST_PATH } from "../../../src/seam/Inbox.js"
@@ -26,12 +28,12 @@ export interface SeamRaftTransportStats {
   droppedTorn: number
 }
 
-export interface SeamRaftTransport extends RaftTransport {
+export interface SeamRaftTransport extends RaftTransportShape {
   readonly stats: SeamRaftTransportStats
 }
 
 /** Adapts `seam` (whose `incoming` it takes over: nobody else may collect it). */
-export const fromSeam = (seam: Seam): SeamRaftTransport => {
+export const fromSeam = (seam: SeamShape): SeamRaftTransport => {
   const stats: SeamRaftTransportStats = { droppedNotConnected: 0, droppedTooLarge: 0, droppedTorn: 0 }
   const absorb = (send: Effect.Effect<void, SendError>): Effect.Effect<void> =>
     send.pipe(
@@ -75,4 +77,14 @@ export const fromSeam = (seam: Seam): SeamRaftTransport => {
   return Object.assign(transport, { [RAFT_TRANSPORT_FAST_PATH]: fast })
 }
 
-export const SeamRaftTransport = { fromSeam }
+/**
+ * The `RaftTransport` over the `Seam` in context (`Loom.layerHost`/`Loom.layerJoin`, or your own
+ * `Layer<Seam>`). It takes over the seam's `incoming`: nothing else may collect it.
+ */
+export const layer: Layer.Layer<RaftTransport, never, Seam> = Layer.effect(RaftTransport, Effect.map(Seam, fromSeam))
+
+/**
+ * Raft over any Seam: `SeamRaftTransport.fromSeam(seam)` adapts a seam you hold,
+ * `SeamRaftTransport.layer` the one in context.
+ */
+export const SeamRaftTransport = { fromSeam, layer } as const

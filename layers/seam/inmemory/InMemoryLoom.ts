@@ -1,5 +1,5 @@
 /**
- * `InMemoryLoom`: the reference fabric (kuilt-behaviour §1.2). One loom is one flat mesh in one
+ * `InMemoryLoom`: the reference fabric (docs/ARCHITECTURE.md, "Seams"). One loom is one flat mesh in one
  * process: every seam can address every other live seam, frames are handed over by reference.
  *
  * It is what deterministic tests and the Raft simulator run on, so it offers, beyond the `Loom`
@@ -16,7 +16,7 @@
 import type { Option, Scope } from "effect"
 import { Context, Effect, Layer, Option as O, Random } from "effect"
 import { DeliveryPolicy } from "../../../services/seam/DeliveryPolicy.js"
-import { Loom } from "../../../services/seam/Loom.js"
+import { Loom, type LoomShape } from "../../../services/seam/Loom.js"
 import type { PeerId } from "../../../services/seam/PeerId.js"
 import type { PeerNotConnected } from "../../../services/seam/SeamErrors.js"
 import { CloseReason } from "../../../services/seam/SeamState.js"
@@ -84,7 +84,7 @@ export interface LoomFaults {
 }
 
 /** An in-memory mesh: a `Loom` plus fault controls and observability. */
-export interface InMemoryLoom extends Loom {
+export interface InMemoryLoomShape extends LoomShape {
   readonly policy: DeliveryPolicy
   /** The budget every seam of this loom reports. */
   readonly maxPayloadBytes: Option.Option<number>
@@ -99,18 +99,13 @@ export interface InMemoryLoom extends Loom {
   readonly pendingDeliveries: Effect.Effect<number>
 }
 
-/**
- * The `InMemoryLoom` service tag (`layer` provides it next to `Loom`, for tests that need faults).
- * A class tag, so its identifier is distinct from `Loom`'s even though the interface extends it.
- */
-export class InMemoryLoomTag extends Context.Tag("kuilt/InMemoryLoom")<InMemoryLoomTag, InMemoryLoom>() {}
 
 /**
  * Makes a loom whose delivery fiber lives in the caller's scope. Closing that scope tears every
  * live seam with `Unreachable` and refuses further weaves. Invalid options (non-positive budget or
  * trace limit) are defects.
  */
-const make = (options: InMemoryLoomOptions = {}): Effect.Effect<InMemoryLoom, never, Scope.Scope> =>
+export const make = (options: InMemoryLoomOptions = {}): Effect.Effect<InMemoryLoomShape, never, Scope.Scope> =>
   Effect.gen(function*() {
     const budget = options.maxPayloadBytes
     if (budget !== undefined && !(Number.isSafeInteger(budget) && budget >= 0)) {
@@ -164,7 +159,7 @@ const make = (options: InMemoryLoomOptions = {}): Effect.Effect<InMemoryLoom, ne
       inject: (to, from, payload) => mesh.inject(to, from, payload)
     }
 
-    const loom: InMemoryLoom = {
+    const loom: InMemoryLoomShape = {
       host: (pattern) => weave(mesh, { _tag: "Host", pattern }),
       join: (tag) => weave(mesh, { _tag: "Join", tag }),
       policy,
@@ -178,15 +173,22 @@ const make = (options: InMemoryLoomOptions = {}): Effect.Effect<InMemoryLoom, ne
     return loom
   })
 
-/** A Layer providing both `Loom` and `InMemoryLoomTag` from one loom made with `options`. */
-const layer = (options: InMemoryLoomOptions = {}): Layer.Layer<Loom | InMemoryLoomTag> =>
+/**
+ * One loom made with `options`, provided both as the `Loom` (what apps weave seams from) and as
+ * the `InMemoryLoom` (its faults, counters and trace, for tests). Its delivery fiber and seams end
+ * with the Layer's scope.
+ */
+export const layer = (options: InMemoryLoomOptions = {}): Layer.Layer<Loom | InMemoryLoom> =>
   Layer.scopedContext(
-    Effect.map(make(options), (loom) => Context.make(InMemoryLoomTag, loom).pipe(Context.add(Loom, loom)))
+    Effect.map(make(options), (loom) => Context.make(InMemoryLoom, loom).pipe(Context.add(Loom, loom)))
   )
 
-/** Constructors of the in-memory fabric: `InMemoryLoom.make(options)`, `InMemoryLoom.layer(options)`. */
-export const InMemoryLoom = {
-  make,
-  layer,
-  Tag: InMemoryLoomTag
-} as const
+/**
+ * The in-memory fabric as a service (its interface is `InMemoryLoomShape`, a `Loom` with fault
+ * controls and observability), with its constructors: `InMemoryLoom.make(options)` in the
+ * caller's scope, `InMemoryLoom.layer(options)` providing `Loom` and `InMemoryLoom`.
+ */
+export class InMemoryLoom extends Context.Tag("kuilt/InMemoryLoom")<InMemoryLoom, InMemoryLoomShape>() {
+  static readonly make = make
+  static readonly layer = layer
+}

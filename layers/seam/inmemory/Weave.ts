@@ -10,7 +10,7 @@ import type { Scope } from "effect"
 import type { Pattern, Tag } from "../../../services/seam/Pattern.js"
 import { DEFAULT_MAX_PEERS } from "../../../services/seam/Pattern.js"
 import { freshPeerId, PeerId } from "../../../services/seam/PeerId.js"
-import type { Seam } from "../../../services/seam/Seam.js"
+import type { SeamShape } from "../../../services/seam/Seam.js"
 import { WeaveFailed } from "../../../services/seam/SeamErrors.js"
 import { CloseReason, SeamState } from "../../../services/seam/SeamState.js"
 import { Inbox, SEAM_FAST_PATH } from "../../../src/seam/Inbox.js"
@@ -27,7 +27,7 @@ export type WeaveRequest =
  * Weaves a seam on `mesh`, bound to the caller's scope (closing the scope closes the seam with
  * `Normal`). Fails with `WeaveFailed` when admission is refused; see `admissionError`.
  */
-export const weave = (mesh: Mesh, request: WeaveRequest): Effect.Effect<Seam, WeaveFailed, Scope.Scope> =>
+export const weave = (mesh: Mesh, request: WeaveRequest): Effect.Effect<SeamShape, WeaveFailed, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.map(admit(mesh, request), (member) => seamOf(mesh, member)),
     (seam) => seam.close(CloseReason.Normal())
@@ -95,13 +95,13 @@ function admissionError(mesh: Mesh, request: WeaveRequest, id: PeerId): string |
 }
 
 /** The public face of a member. The refs are exposed read-only (`Subscribable`). */
-function seamOf(mesh: Mesh, member: Member): Seam {
+function seamOf(mesh: Mesh, member: Member): SeamShape {
   const budget = mesh.maxPayloadBytes === undefined ? Option.none() : Option.some(mesh.maxPayloadBytes)
   const fastPath: SeamFastPath = {
     trySend: (peer, payload) => mesh.trySend(member, peer, payload),
     collect: (wake) => member.inbox.tap(wake)
   }
-  const seam: Seam & { readonly [SEAM_FAST_PATH]: SeamFastPath } = {
+  const seam: SeamShape & { readonly [SEAM_FAST_PATH]: SeamFastPath } = {
     [SEAM_FAST_PATH]: fastPath,
     selfId: member.selfId,
     peers: Subscribable.make({ get: SubscriptionRef.get(member.peers), changes: member.peers.changes }),

@@ -1,5 +1,5 @@
 /**
- * The wire protocol between a WebSocket host and its clients (kuilt-behaviour §1.3, §2.6).
+ * The wire protocol between a WebSocket host and its clients.
  *
  * Every WebSocket message is one binary frame `[WIRE_VERSION][type][fields]` written with the
  * shared `BinaryWriter` (see `src/codec`). The admission handshake carries its own

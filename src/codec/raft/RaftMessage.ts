@@ -1,8 +1,8 @@
 /**
- * The Raft wire messages (kuilt-behaviour §2.2). These Schemas are the contract and its
+ * The Raft wire messages. These Schemas are the contract and its
  * documentation; the binary codec (`RaftCodec`) produces exactly their Types.
  *
- * No frame states its sender: the transport says who sent it (§2.1, original #1912).
+ * No frame states its sender: the transport says who sent it (as in the original library, issue #1912).
  * `round` is the ReadIndex round nonce the leader stamps on AppendEntries/InstallSnapshot and a
  * follower echoes back (0 = none).
  */

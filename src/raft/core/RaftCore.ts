@@ -1,6 +1,6 @@
 /**
  * The Raft protocol core: a deterministic, synchronous state machine with no Effect, no I/O and
- * no clock (DESIGN.md §2). Inputs are method calls carrying `now` (ms, from the shell's Clock);
+ * no clock (docs/ARCHITECTURE.md, "Raft"). Inputs are method calls carrying `now` (ms, from the shell's Clock);
  * outputs accumulate in a `Ready` that the shell takes, persists, acknowledges and sends.
  *
  * Decisions live in small modules beside this file (elections, replication, the follower's

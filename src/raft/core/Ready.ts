@@ -1,5 +1,5 @@
 /**
- * What one step of the core asks the shell to do, etcd's `Ready` (DESIGN.md §2). The shell must
+ * What one step of the core asks the shell to do, etcd's `Ready` (docs/ARCHITECTURE.md, "Raft"). The shell must
  * (1) write `persist` durably as one batch, (2) call `RaftCore.onPersisted()`, and only then
  * (3) send `messages` — messages may reveal a vote or acknowledge entries that depend on the
  * write. Then it publishes `committed`, completes `resolutions`, and emits `trace`.

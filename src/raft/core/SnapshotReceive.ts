@@ -1,6 +1,6 @@
 /**
- * A follower (or learner) receiving InstallSnapshot (§7 receiver rules; chunking as in
- * kuilt-behaviour §2.3).
+ * A follower (or learner) receiving InstallSnapshot (§7 receiver rules; chunking as the leader
+ * sends it, `Snapshots.ts`).
  *
  * Order of checks: what the frame itself proves impossible (a byte range outside the snapshot, a
  * snapshot term above the frame's term), then the shared leader-contact rules (§5.1 term rule,

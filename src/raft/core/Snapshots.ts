@@ -1,6 +1,6 @@
 /**
- * Log compaction and the leader's side of InstallSnapshot (§7; chunking as in kuilt-behaviour
- * §2.3). The follower's side is in `SnapshotReceive.ts`.
+ * Log compaction and the leader's side of InstallSnapshot (§7; sent in chunks, one in flight, as
+ * the original library does). The follower's side is in `SnapshotReceive.ts`.
  *
  * Compaction is consumer-driven: the consumer publishes its state machine's bytes through some
  * applied index, and the core replaces the log prefix through that index with the snapshot — the
@@ -179,7 +179,7 @@ export const sendSnapshot = (core: RaftCore, peer: NodeId, pr: Progress): void =
 export const onInstallSnapshotResponse = (core: RaftCore, from: NodeId, m: InstallSnapshotResponse): void => {
   const pr = Replication.respondingFollower(core, from, m.term, "InstallSnapshotResponse")
   if (pr === undefined) return
-  // Snapshot acks are ReadIndex evidence too (kuilt-behaviour §2.3).
+  // Snapshot acks are ReadIndex evidence too: the follower answered this leader's term.
   ReadIndex.onEcho(core, pr, m.echoedRound)
   if (pr.state !== "Snapshot" || m.lastIncludedIndex !== pr.snapshotIndex) return
   if (m.nextOffset >= pr.snapshotTotal) {

@@ -1,2 +1,2 @@
-/** Bytes of every frame reserved for the envelope (kuilt-behaviour §2.5, HEADER_BUDGET). */
+/** Bytes of every frame reserved for the envelope (the original library's HEADER_BUDGET). */
 export const HEADER_RESERVE = 256

@@ -1,5 +1,5 @@
 /**
- * The Effect shell around `RaftCore` (DESIGN.md §2): one fiber owns the core. Each turn it
+ * The Effect shell around `RaftCore` (docs/ARCHITECTURE.md, "Raft"): one fiber owns the core. Each turn it
  * drains the transport's frames and the mailbox (proposals, cancellations, cuts...), fires due
  * timers, takes the core's `Ready`, performs ONE storage write (group commit), acknowledges it to
  * the core, and only then sends, publishes and resolves callers.
@@ -8,7 +8,7 @@
  * on them), `Publisher` (state cells and streams), `Outbox` (sending), `WakeTimer` (parking until
  * the next input or deadline), `WriteBatch` (a turn's persistence).
  *
- * Performance rules (effect-stack §8, DESIGN.md §2) and how they are met here:
+ * Performance rules (docs/ARCHITECTURE.md, "Raft") and how they are met here:
  * - callers wait through `Effect.async` callbacks kept in plain structures, watched through their
  *   fibers rather than through a canceler per call (`Calls`, `Callers`);
  * - an idle engine parks on its mailbox; one timer fiber serves the next deadline (`WakeTimer`);
@@ -22,9 +22,9 @@ import { decodeRaftMessage } from "../../codec/raft/RaftCodec.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import { ClientIdCollision, PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
 import type { RaftNodeFailure } from "../../../services/raft/RaftNode.js"
-import type { RaftStorage } from "../../../services/raft/RaftStorage.js"
+import type { RaftStorageShape } from "../../../services/raft/RaftStorage.js"
 import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
-import type { RaftTransport } from "../../../services/raft/RaftTransport.js"
+import type { RaftTransportShape } from "../../../services/raft/RaftTransport.js"
 import type { RaftCore } from "../core/RaftCore.js"
 import type { Ready } from "../core/Ready.js"
 import { Calls } from "./Calls.js"
@@ -76,8 +76,8 @@ export class Engine {
 
   constructor(
     readonly core: RaftCore,
-    readonly transport: RaftTransport,
-    readonly storage: RaftStorage,
+    readonly transport: RaftTransportShape,
+    readonly storage: RaftStorageShape,
     surfaces: Surfaces
   ) {
     this.stats = new EngineMetrics(core.id)

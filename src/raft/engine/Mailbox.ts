@@ -2,7 +2,7 @@
  * The engine's input queue: a plain array plus one parked waiter. Producers (the transport pump,
  * API calls, cancellations) push synchronously; the single engine fiber takes everything queued
  * in one go. This keeps a propose round trip at ~1 µs of queue overhead instead of the ~10 µs of
- * `Queue` + `Deferred` (effect-stack §8).
+ * `Queue` + `Deferred` (docs/ARCHITECTURE.md, "Raft").
  *
  * `wake` ends a wait without queuing anything (the engine's timer uses it). A wake that finds no
  * parked waiter is remembered until the next wait or `clearWake`, so one landing between the

@@ -7,7 +7,7 @@
 import type { Effect } from "effect"
 import { encodeRaftMessage } from "../../codec/raft/RaftCodec.js"
 import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
-import type { RaftTransport } from "../../../services/raft/RaftTransport.js"
+import type { RaftTransportShape } from "../../../services/raft/RaftTransport.js"
 import type { Outbound } from "../core/Ready.js"
 import type { RaftTransportFastPath } from "../../../services/raft/TransportFastPath.js"
 
@@ -17,7 +17,7 @@ export class Outbox {
   private lastBytes: Uint8Array | undefined = undefined
 
   constructor(
-    private readonly transport: RaftTransport,
+    private readonly transport: RaftTransportShape,
     /** The transport's synchronous send, when it has one. */
     private readonly fast: RaftTransportFastPath | undefined
   ) {}

@@ -7,7 +7,7 @@
  * then the faults in force, the loom's counters, and the election history.
  */
 import { Effect, Option } from "effect"
-import type { InMemoryLoom } from "../../../layers/seam/inmemory/InMemoryLoom.js"
+import type { InMemoryLoomShape } from "../../../layers/seam/inmemory/InMemoryLoom.js"
 import type { DurableState } from "../../../services/raft/RaftStorage.js"
 import type { History } from "./History.js"
 import type { Slot } from "./Slot.js"
@@ -22,7 +22,7 @@ export interface NetworkNotes {
 export interface DumpSource<S> {
   readonly seed: number
   readonly slots: ReadonlyArray<Slot<S>>
-  readonly loom: InMemoryLoom
+  readonly loom: InMemoryLoomShape
   readonly timers: VirtualTimers
   readonly history: History
   readonly network: NetworkNotes

@@ -6,7 +6,7 @@
  * still arrive, and a cut outlives a crash and restart of either side (it is keyed by node id).
  */
 import { Effect } from "effect"
-import type { InMemoryLoom, LinkConditions } from "../../../layers/seam/inmemory/InMemoryLoom.js"
+import type { InMemoryLoomShape, LinkConditions } from "../../../layers/seam/inmemory/InMemoryLoom.js"
 import type { PeerId } from "../../../services/seam/PeerId.js"
 import type { NetworkNotes } from "./Dump.js"
 
@@ -50,7 +50,7 @@ export class Network {
   readonly notes: NetworkNotes = { faults: [], conditions: undefined }
 
   constructor(
-    private readonly loom: InMemoryLoom,
+    private readonly loom: InMemoryLoomShape,
     private readonly ids: ReadonlyArray<string>,
     private readonly check: (id: string) => void
   ) {}

@@ -19,9 +19,9 @@
  */
 import { Effect, Stream } from "effect"
 import type { Clock } from "effect"
-import type { RaftNode } from "../../../services/raft/RaftNode.js"
-import type { RaftStorage } from "../../../services/raft/RaftStorage.js"
-import type { RaftTransport } from "../../../services/raft/RaftTransport.js"
+import type { RaftNodeShape } from "../../../services/raft/RaftNode.js"
+import type { RaftStorageShape } from "../../../services/raft/RaftStorage.js"
+import type { RaftTransportShape } from "../../../services/raft/RaftTransport.js"
 import type { VirtualTimers } from "./VirtualTimers.js"
 
 export class NodeGate {
@@ -64,7 +64,7 @@ export class NodeGate {
     return timers.clockWith((ms) => Effect.zipRight(timers.sleep(ms), this.latch.await))
   }
 
-  transport(base: RaftTransport): RaftTransport {
+  transport(base: RaftTransportShape): RaftTransportShape {
     return {
       selfId: base.selfId,
       peers: base.peers,
@@ -78,12 +78,12 @@ export class NodeGate {
     }
   }
 
-  storage(base: RaftStorage): RaftStorage {
+  storage(base: RaftStorageShape): RaftStorageShape {
     return { load: base.load, entries: base.entries, write: (batch) => Effect.zipRight(this.latch.await, base.write(batch)) }
   }
 
   /** The view users get: calls that would make the node act wait for the gate first. */
-  node(raw: RaftNode): RaftNode {
+  node(raw: RaftNodeShape): RaftNodeShape {
     const pass = this.latch.await
     return {
       ...raw,

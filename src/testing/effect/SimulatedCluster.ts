@@ -7,77 +7,23 @@
  * faster, far less faithful to the engine).
  */
 import type { Effect, Option, Scope, Subscribable } from "effect"
-import type { InMemoryLoom } from "../../../layers/seam/inmemory/InMemoryLoom.js"
-import type { Disk, Durability } from "../../../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
-import type { DeliveryPolicy } from "../../../services/seam/DeliveryPolicy.js"
-import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
+import type { InMemoryLoomShape } from "../../../layers/seam/inmemory/InMemoryLoom.js"
+import type { Disk } from "../../../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
 import type { CommandEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import type { RaftConfig } from "../../../services/raft/RaftConfig.js"
 import type { LeadershipLost, NotLeader, PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
-import type { RaftNode } from "../../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../../services/raft/RaftNode.js"
 import type { RaftRole } from "../../../services/raft/RaftRole.js"
 import type { RaftNodeStartError } from "../../raft/RaftNode.js"
 import type { ChurnDetected, InvariantViolation, SimulationTimeout } from "./errors.js"
 import type { ElectionCounts } from "./History.js"
 import type { NetworkSettings, Nodes } from "./Network.js"
-import type { NodeStatus } from "./Slot.js"
-import type { StateMachine } from "./StateMachine.js"
 import { make as makeCluster, SIMULATION_RAFT_CONFIG } from "./makeCluster.js"
+import type { CrashOptions, SimulatedClusterOptions, WithinOptions } from "./SimulatedClusterOptions.js"
+import type { NodeStatus } from "./Slot.js"
 
-/** How to build a simulated cluster. Give `ids` or `size`; only `seed` is required. */
-export interface SimulatedClusterOptions<S> {
-  /** Node ids (distinct). Default `n1 … n<size>`. */
-  readonly ids?: ReadonlyArray<string>
-  /** Number of nodes when `ids` is not given (1–15; 3–7 is what Raft clusters run). Default 3. */
-  readonly size?: number
-  /**
-   * Seeds everything random: node `id`'s incarnation `k` draws from `Random.make("seed/id/k")`, the
-   * loom (loss, duplication, jitter, reordering) from `seed`, the storage fault model from
-   * `"seed/faults"`. The same seed and the same test steps replay the same run.
-   */
-  readonly seed: number
-  /** The bootstrap membership every node starts with. Default: every id a voter. */
-  readonly bootstrap?: ClusterConfig
-  /** Raft tuning, over `SimulatedCluster.defaults` (elections 50–100 ms, heartbeats every 10 ms). */
-  readonly config?: Partial<RaftConfig>
-  /** The loom's per-link queue policy. Default `DeliveryPolicy.lossy(4096)`. */
-  readonly policy?: DeliveryPolicy
-  readonly maxPayloadBytes?: number
-  /**
-   * `immediate` (default): a write is durable when it returns, as the storage contract requires.
-   * `onSync`: writes are acknowledged first and become durable only when flushed (every
-   * `flushEveryMs`, or `flush`), so `crash(id, { lose: "unsynced" | "torn" })` can lose them: a
-   * model of a disk that lies about fsync. See `CrashOptions`.
-   */
-  readonly storageDurability?: Durability
-  /** With `onSync`: the virtual period at which every disk is flushed (default 50; 0 = only `flush`). */
-  readonly flushEveryMs?: number
-  /** The state machine each node feeds its committed log into. Default: none (indices only). */
-  readonly machine?: StateMachine<S>
-  /** Publish a snapshot (needs `machine.snapshot`/`restore`) every this many applied indices. */
-  readonly snapshotEvery?: number
-}
-
-/**
- * What a crash loses. `none` (default): a process crash — everything written survives (the OS had
- * it). `unsynced`: a power loss — writes not yet flushed are lost. `torn`: a power loss mid-flush —
- * a seeded random prefix of the unflushed batches survives (each batch is atomic). The last two
- * only matter with `storageDurability: "onSync"`, and they break the contract the engine relies on
- * (an acknowledged write is durable): the node may forget a vote or an entry it acknowledged.
- * Raft tolerates that on one node of a healthy majority, not in general — use it on a single
- * minority node to check that the cluster still converges, not to check safety. Expect such a
- * follower to stay behind until leadership changes: its leader recorded what it acknowledged and
- * takes its rejections below that as stale frames; the next leader starts afresh and repairs it.
- */
-export interface CrashOptions {
-  readonly lose?: "none" | "unsynced" | "torn"
-}
-
-/** `within`: the bound of a wait, in virtual ms (default: 20 × `electionTimeoutMax`). */
-export interface WithinOptions {
-  readonly within?: number
-}
+export type { CrashOptions, SimulatedClusterOptions, WithinOptions } from "./SimulatedClusterOptions.js"
 
 /**
  * A running simulated cluster. Controls and waits are Effects; every wait is bounded in virtual
@@ -91,7 +37,7 @@ export interface SimulatedCluster<S> {
   /** The effective Raft configuration of every node. */
   readonly config: RaftConfig
   /** The fabric, for its counters, trace and raw fault controls. */
-  readonly loom: InMemoryLoom
+  readonly loom: InMemoryLoomShape
 
   // ---- inspection
 
@@ -99,7 +45,7 @@ export interface SimulatedCluster<S> {
    * The node's current incarnation, gated by `pause` (calls that make it act wait until
    * `resume`). After a crash it is the closed incarnation: its calls fail with `NotLeader`.
    */
-  readonly node: (id: string) => RaftNode
+  readonly node: (id: string) => RaftNodeShape
   readonly status: (id: string) => NodeStatus
   /** 0 for the first start, +1 per restart. */
   readonly incarnation: (id: string) => number

@@ -8,14 +8,14 @@
  * timeouts, client id) of its previous life and a seeded run stays reproducible.
  */
 import { Effect, Exit, Random, Scope, Stream } from "effect"
-import type { InMemoryLoom } from "../../../layers/seam/inmemory/InMemoryLoom.js"
+import type { InMemoryLoomShape } from "../../../layers/seam/inmemory/InMemoryLoom.js"
 import type * as InMemoryRaftStorage from "../../../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
 import { make as makeStorage } from "../../../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
 import { SeamRaftTransport } from "../../../layers/raft/transport/SeamRaftTransport.js"
 import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import type { RaftConfig } from "../../../services/raft/RaftConfig.js"
-import type { RaftNode } from "../../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../../services/raft/RaftNode.js"
 import type { WeaveFailed } from "../../../services/seam/SeamErrors.js"
 import { make as makeRaftNode } from "../../raft/RaftNode.js"
 import type { RaftNodeStartError } from "../../raft/RaftNode.js"
@@ -33,9 +33,9 @@ export interface Incarnation {
   readonly number: number
   readonly scope: Scope.CloseableScope
   /** The node as built (the harness's own consumer and observers use it). */
-  readonly raw: RaftNode
+  readonly raw: RaftNodeShape
   /** The gated node handed to users (`cluster.node(id)`). */
-  readonly view: RaftNode
+  readonly view: RaftNodeShape
   readonly gate: NodeGate
 }
 
@@ -50,7 +50,7 @@ export interface Slot<S> {
 /** What every incarnation of every node shares. */
 export interface BootContext {
   readonly seed: number
-  readonly loom: InMemoryLoom
+  readonly loom: InMemoryLoomShape
   readonly timers: VirtualTimers
   readonly history: History
   readonly bootstrap: ClusterConfig

@@ -10,7 +10,7 @@
 import { Cause, Effect, Stream, SubscriptionRef } from "effect"
 import type { CommandEntry, Committed } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
-import type { RaftNode } from "../../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../../services/raft/RaftNode.js"
 import { commandSignature } from "./History.js"
 import type { History } from "./History.js"
 import type { NodeGate } from "./NodeGate.js"
@@ -68,7 +68,7 @@ export class Applier<S> {
    * node closes. A paused node applies nothing. A throwing `apply`/`restore` stops this node's
    * consumer and is recorded as a violation (the state machine, not Raft, broke).
    */
-  run(node: RaftNode, gate: NodeGate): Effect.Effect<void> {
+  run(node: RaftNodeShape, gate: NodeGate): Effect.Effect<void> {
     return Effect.gen(this, function*() {
       this.state = this.machine.make()
       this.index = 0

@@ -1,5 +1,7 @@
 /**
- * Builds a `SimulatedCluster` (the interface and its documentation are in `SimulatedCluster.ts`).
+ * Builds a `SimulatedCluster`. The interface and its documentation are in `SimulatedCluster.ts`,
+ * which checks this implementation against it; this module does not import it, so the two do not
+ * form an import cycle (hence the parameter types spelled out below).
  */
 import { Effect, Either, Exit, Option, Random, Schema, Scope } from "effect"
 import { InMemoryLoom } from "../../../layers/seam/inmemory/InMemoryLoom.js"
@@ -7,7 +9,7 @@ import * as InMemoryRaftStorage from "../../../layers/raft/storage/inmemory/InMe
 import { DeliveryPolicy } from "../../../services/seam/DeliveryPolicy.js"
 import { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import { NodeId } from "../../../services/raft/NodeId.js"
-import type { RaftNode } from "../../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../../services/raft/RaftNode.js"
 import { RaftConfig, validate } from "../../../services/raft/RaftConfig.js"
 import type { RaftRole } from "../../../services/raft/RaftRole.js"
 import { advance, awaitTrue, drive } from "./Driver.js"
@@ -17,7 +19,8 @@ import { ChurnDetected, InvariantViolation } from "./errors.js"
 import { History } from "./History.js"
 import { currentViolations } from "./Invariants.js"
 import { Network } from "./Network.js"
-import type { CrashOptions, SimulatedCluster, SimulatedClusterOptions } from "./SimulatedCluster.js"
+import type { NetworkSettings, Nodes } from "./Network.js"
+import type { CrashOptions, SimulatedClusterOptions, WithinOptions } from "./SimulatedClusterOptions.js"
 import { boot } from "./Slot.js"
 import type { BootContext, Slot } from "./Slot.js"
 import { Applier, NO_STATE_MACHINE } from "./StateMachine.js"
@@ -59,9 +62,7 @@ const problems = <S>(options: SimulatedClusterOptions<S>, ids: ReadonlyArray<str
 }
 
 /** See `SimulatedCluster.make`. */
-export const make = <S = undefined>(
-  options: SimulatedClusterOptions<S>
-): Effect.Effect<SimulatedCluster<S>, never, Scope.Scope> =>
+export const make = <S = undefined>(options: SimulatedClusterOptions<S>) =>
   Effect.gen(function*() {
     const ids = nodeIds(options)
     const problem = problems(options, ids)
@@ -190,13 +191,13 @@ export const make = <S = undefined>(
         return Effect.void
       })
 
-    const allUp = (on: ReadonlyArray<Slot<S>>, test: (n: RaftNode, s: Slot<S>) => Effect.Effect<boolean>) =>
+    const allUp = (on: ReadonlyArray<Slot<S>>, test: (n: RaftNodeShape, s: Slot<S>) => Effect.Effect<boolean>) =>
       Effect.gen(function*() {
         for (const s of on) if (!(yield* test(s.current.raw, s))) return false
         return true
       })
 
-    const awaitLeader: SimulatedCluster<S>["awaitLeader"] = (o) =>
+    const awaitLeader = (o?: WithinOptions & { readonly among?: ReadonlyArray<string> }) =>
       Effect.gen(function*() {
         const among = o?.among === undefined ? slots : o.among.map(slotOf)
         let found: Option.Option<NodeId> = Option.none()
@@ -205,21 +206,21 @@ export const make = <S = undefined>(
         return Option.getOrThrow(found)
       })
 
-    const awaitRole = (id: string, role: RaftRole, o?: { readonly within?: number }) =>
+    const awaitRole = (id: string, role: RaftRole, o?: WithinOptions) =>
       Effect.suspend(() => {
         const slot = slotOf(id)
         const is = Effect.suspend(() => Effect.map(slot.current.raw.role.get, (r) => slot.status !== "crashed" && r === role))
         return awaitTrue(driver, is, within(o), `${id} to be ${role}`)
       })
 
-    const awaitCommit: SimulatedCluster<S>["awaitCommit"] = (index, o) =>
+    const awaitCommit = (index: number, o?: WithinOptions & { readonly on?: ReadonlyArray<string> }) =>
       Effect.suspend(() => {
         const on = o?.on === undefined ? slots.filter((s) => s.status === "up") : o.on.map(slotOf)
         const reached = allUp(on, (n, s) => Effect.map(n.commitIndex.get, (c) => c >= index && s.applier.index >= index))
         return awaitTrue(driver, reached, within(o), `index ${index} committed and applied on ${on.map((s) => s.id).join(", ")}`)
       })
 
-    const awaitConverged: SimulatedCluster<S>["awaitConverged"] = (o) =>
+    const awaitConverged = (o?: WithinOptions) =>
       Effect.gen(function*() {
         let found: NodeId | undefined
         const converged = Effect.gen(function*() {
@@ -239,46 +240,48 @@ export const make = <S = undefined>(
         return found!
       })
 
-    const cluster: SimulatedCluster<S> = {
+    return {
       ids: slots.map((s) => s.id),
       seed,
       config,
       loom,
-      node: (id) => slotOf(id).current.view,
-      status: (id) => slotOf(id).status,
-      incarnation: (id) => slotOf(id).current.number,
-      disk: (id) => slotOf(id).disk,
-      appliedState: (id) => slotOf(id).applier.state,
-      applied: (id) => slotOf(id).applier.applied,
+      node: (id: string) => slotOf(id).current.view,
+      status: (id: string) => slotOf(id).status,
+      incarnation: (id: string) => slotOf(id).current.number,
+      disk: (id: string) => slotOf(id).disk,
+      appliedState: (id: string) => slotOf(id).applier.state,
+      applied: (id: string) => slotOf(id).applier.applied,
       leader,
       followers: Effect.gen(function*() {
         const l = yield* leader
         return slots.filter((s) => s.status === "up" && !Option.contains(l, s.id)).map((s) => s.id)
       }),
       now: Effect.sync(() => timers.now()),
-      elections: (id) => history.countsOf(slotOf(id).id),
+      elections: (id: string) => history.countsOf(slotOf(id).id),
       dumpState: dump,
       crash,
       restart,
-      pause: (id) => setPaused(id, true),
-      resume: (id) => setPaused(id, false),
-      flush: (id) => Effect.suspend(() => flushDisks(id === undefined ? undefined : slotOf(id).id)),
-      partition: (a, b) => network.partition(a, b),
-      partitionOneWay: (from, to) => network.partitionOneWay(from, to),
-      isolate: (id) => network.isolate(id),
-      bridge: (bridgeId, a, b) => network.bridge(bridgeId, a, b),
+      pause: (id: string) => setPaused(id, true),
+      resume: (id: string) => setPaused(id, false),
+      flush: (id?: string) => Effect.suspend(() => flushDisks(id === undefined ? undefined : slotOf(id).id)),
+      partition: (a: Nodes, b?: Nodes) => network.partition(a, b),
+      partitionOneWay: (from: Nodes, to: Nodes) => network.partitionOneWay(from, to),
+      isolate: (id: string) => network.isolate(id),
+      bridge: (bridgeId: string, a: Nodes, b: Nodes) => network.bridge(bridgeId, a, b),
       heal: network.heal,
-      setNetwork: (c) => network.setConditions(c),
-      setLink: (from, to, c) => network.setLink(from, to, c),
+      setNetwork: (c: NetworkSettings) => network.setConditions(c),
+      setLink: (from: string, to: string, c: NetworkSettings) => network.setLink(from, to, c),
       resetNetwork: network.resetConditions,
-      settle: (ms) => advance(driver, ms),
-      drive: (effect, o) => drive(driver, effect, within(o), o?.what ?? "the driven effect to complete"),
-      awaitTrue: (condition, o) => awaitTrue(driver, condition, within(o), o.what),
+      settle: (ms: number) => advance(driver, ms),
+      drive: <A, E, R>(effect: Effect.Effect<A, E, R>, o?: WithinOptions & { readonly what?: string }) =>
+        drive(driver, effect, within(o), o?.what ?? "the driven effect to complete"),
+      awaitTrue: <E, R>(condition: Effect.Effect<boolean, E, R>, o: WithinOptions & { readonly what: string }) =>
+        awaitTrue(driver, condition, within(o), o.what),
       awaitLeader,
       awaitRole,
       awaitCommit,
       awaitConverged,
-      proposeOnLeader: (command, o) =>
+      proposeOnLeader: (command: Uint8Array, o?: WithinOptions) =>
         Effect.gen(function*() {
           const l = yield* awaitLeader(o)
           return yield* drive(driver, slotOf(l).current.view.propose(command), within(o), `the proposal on ${l} to commit`)
@@ -288,7 +291,7 @@ export const make = <S = undefined>(
         if (violations.length === 0) return
         return yield* new InvariantViolation({ violations, dump: yield* dump("invariant violated") })
       }),
-      checkChurn: ({ maxElections, windowMs = Infinity }) =>
+      checkChurn: ({ maxElections, windowMs = Infinity }: { readonly maxElections: number; readonly windowMs?: number }) =>
         Effect.gen(function*() {
           const worst = history.worstWindow(windowMs)
           if (worst.elections <= maxElections) return
@@ -302,5 +305,4 @@ export const make = <S = undefined>(
           })
         })
     }
-    return cluster
   })

@@ -20,7 +20,7 @@ import { asCommitted, Committed } from "../../../services/raft/LogEntry.js"
 import type { LogEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import type { RaftConfig } from "../../../services/raft/RaftConfig.js"
-import type { DurableState, RaftStorage } from "../../../services/raft/RaftStorage.js"
+import type { DurableState, RaftStorageShape } from "../../../services/raft/RaftStorage.js"
 import type { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
 import { entryWireSize } from "../../codec/raft/RaftCodec.js"
 import { toWriteBatch } from "../../raft/engine/Engine.js"
@@ -37,7 +37,7 @@ export interface SimNode {
   readonly id: NodeId
   core: RaftCore | undefined
   readonly disk: InMemoryRaftStorage.Disk
-  storage: RaftStorage
+  storage: RaftStorageShape
   sm: KvStateMachine
   paused: boolean
   /** Messages that arrived while paused, delivered in order on resume (SIGSTOP keeps the inbox). */

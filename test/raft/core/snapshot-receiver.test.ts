@@ -1,5 +1,5 @@
 /**
- * InstallSnapshot receiver rules (§7 rules 1–8; chunk reassembly as in kuilt-behaviour §2.3):
+ * InstallSnapshot receiver rules (§7 rules 1–8; chunk reassembly):
  * frames injected into a follower that hears no one else.
  */
 import { describe, expect, it } from "@effect/vitest"

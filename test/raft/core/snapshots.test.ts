@@ -1,5 +1,5 @@
 /**
- * Log compaction and InstallSnapshot (§7; chunked transfer as in kuilt-behaviour §2.3; races of
+ * Log compaction and InstallSnapshot (§7; chunked transfer; races of
  * bug class B7), on the pure core cluster.
  */
 import { describe, expect, it } from "@effect/vitest"

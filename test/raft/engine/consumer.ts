@@ -6,7 +6,7 @@
 import { Effect, Stream } from "effect"
 import { committedIndex } from "../../../services/raft/LogEntry.js"
 import type { Committed } from "../../../services/raft/LogEntry.js"
-import type { RaftNode } from "../../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../../services/raft/RaftNode.js"
 import { bytes, text } from "./fixture.js"
 
 export interface Machine {
@@ -35,7 +35,7 @@ const apply = (m: Machine, c: Committed): void => {
 }
 
 /** Starts a machine on `node` (replaying from index 1); it runs until the node closes or the scope ends. */
-export const machine = (node: RaftNode) =>
+export const machine = (node: RaftNodeShape) =>
   Effect.gen(function*() {
     const m: Machine = { applied: 0, commands: [], installs: [] }
     yield* node.committedFrom(1).pipe(Stream.runForEach((c) => Effect.sync(() => apply(m, c))), Effect.forkScoped)
@@ -47,4 +47,4 @@ export const machine = (node: RaftNode) =>
 export const stateOf = (m: Machine) => encode(m.commands)
 
 /** Publishes the machine's current state as a snapshot through its applied index. */
-export const publish = (node: RaftNode, m: Machine) => node.publishSnapshot({ throughIndex: m.applied, state: stateOf(m) })
+export const publish = (node: RaftNodeShape, m: Machine) => node.publishSnapshot({ throughIndex: m.applied, state: stateOf(m) })

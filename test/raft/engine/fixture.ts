@@ -4,28 +4,28 @@
  * restart.
  */
 import { Effect, Exit, Option, Random, Scope, TestClock } from "effect"
-import { InMemoryLoom } from "../../../layers/seam/inmemory/InMemoryLoom.js"
+import { InMemoryLoom, type InMemoryLoomShape } from "../../../layers/seam/inmemory/InMemoryLoom.js"
 import * as InMemoryRaftStorage from "../../../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
 import { SeamRaftTransport } from "../../../layers/raft/transport/SeamRaftTransport.js"
 import { DeliveryPolicy } from "../../../services/seam/DeliveryPolicy.js"
 import type { ClientIdentity } from "../../../services/raft/ClientId.js"
 import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import type { RaftConfig } from "../../../services/raft/RaftConfig.js"
-import type { RaftNode } from "../../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../../services/raft/RaftNode.js"
 import * as Raft from "../../../src/raft/RaftNode.js"
 
 export const FAST: Partial<RaftConfig> = { electionTimeoutMin: 50, electionTimeoutMax: 100, heartbeatInterval: 10 }
 
 export interface TestNode {
   readonly id: string
-  node: RaftNode
+  node: RaftNodeShape
   scope: Scope.CloseableScope
   readonly disk: InMemoryRaftStorage.Disk
   up: boolean
 }
 
 export interface TestCluster {
-  readonly loom: InMemoryLoom
+  readonly loom: InMemoryLoomShape
   readonly nodes: ReadonlyArray<TestNode>
   readonly byId: (id: string) => TestNode
   readonly crash: (id: string) => Effect.Effect<void>
@@ -135,7 +135,7 @@ export const awaitLeader = (c: TestCluster, maxMs = 2000) =>
     return (yield* c.leader)!
   })
 
-export const leaderOf = (n: RaftNode) => Effect.map(n.leader.get, Option.getOrUndefined)
+export const leaderOf = (n: RaftNodeShape) => Effect.map(n.leader.get, Option.getOrUndefined)
 
 export const bytes = (s: string) => new TextEncoder().encode(s)
 export const text = (b: Uint8Array) => new TextDecoder().decode(b)

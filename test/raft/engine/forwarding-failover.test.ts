@@ -10,7 +10,7 @@ import type { PeerId } from "../../../services/seam/PeerId.js"
 import type { DedupKey } from "../../../services/raft/ClientId.js"
 import { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import { committedIndex } from "../../../services/raft/LogEntry.js"
-import type { RaftNode } from "../../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../../services/raft/RaftNode.js"
 import { advanceUntil, awaitLeader, bytes, startCluster, text } from "./fixture.js"
 import type { TestNode } from "./fixture.js"
 
@@ -18,7 +18,7 @@ const three = { ids: ["n1", "n2", "n3"], cluster: ClusterConfig.ofVoters("n1", "
 const pid = (s: string) => s as PeerId
 
 /** The commands a node committed through `upTo` with dedup key `key` (replayed from index 1). */
-const copiesOf = (node: RaftNode, key: DedupKey, upTo: number) =>
+const copiesOf = (node: RaftNodeShape, key: DedupKey, upTo: number) =>
   Effect.gen(function*() {
     const items = yield* node.committedFrom(1).pipe(
       Stream.takeUntil((c) => committedIndex(c) >= upTo),

@@ -8,14 +8,14 @@ import { Effect, Exit, Fiber, Stream, SubscriptionRef, TestClock } from "effect"
 import type { PeerId } from "../../../services/seam/PeerId.js"
 import { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import { committedIndex } from "../../../services/raft/LogEntry.js"
-import type { RaftNode } from "../../../services/raft/RaftNode.js"
-import * as Raft from "../../../src/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../../services/raft/RaftNode.js"
+import { RaftNode } from "../../../src/raft/RaftNode.js"
 import { advanceUntil, awaitLeader, bytes, FAST, startCluster, text } from "./fixture.js"
 
 const three = { ids: ["n1", "n2", "n3"], cluster: ClusterConfig.ofVoters("n1", "n2", "n3") }
 
 /** A consumer: the commands applied so far and the applied index as a SubscriptionRef. */
-const consumer = (node: RaftNode) =>
+const consumer = (node: RaftNodeShape) =>
   Effect.gen(function*() {
     const applied = yield* SubscriptionRef.make(0)
     const commands: Array<string> = []
@@ -92,7 +92,7 @@ describe("RaftNode reads", () => {
       let last = 0
       for (const s of ["w1", "w2", "w3"]) last = (yield* leader.node.propose(bytes(s))).index
       expect(yield* state.applied.get).toBeLessThan(last)
-      const read = yield* Effect.fork(Raft.awaitRead(learner.node, state.applied))
+      const read = yield* Effect.fork(RaftNode.awaitRead(learner.node, state.applied))
       yield* advanceUntil(Effect.map(Fiber.poll(read), (o) => o._tag === "Some"), 200, "the learner's read")
       const fence = yield* Fiber.join(read)
       expect(fence).toBeGreaterThanOrEqual(last)

@@ -1,5 +1,5 @@
 /**
- * Snapshots through the engine (§7; chunked InstallSnapshot, kuilt-behaviour §2.3): publishing,
+ * Snapshots through the engine (§7; chunked InstallSnapshot): publishing,
  * compaction, transfer over InMemoryLoom (budgets, partitions), restart, and `committedFrom` below
  * the floor — with consumers fed from `committedFrom` whose state must end byte-equal.
  */

@@ -32,8 +32,8 @@ import { Effect, Either, Layer } from "effect"
 import type { Scope } from "effect"
 import type { LogEntry } from "../../../../services/raft/LogEntry.js"
 import { CorruptDurableState, StorageError } from "../../../../services/raft/RaftErrors.js"
-import type { DurableState, RaftStorage as RaftStorageService, WriteBatch } from "../../../../services/raft/RaftStorage.js"
 import { RaftStorage } from "../../../../services/raft/RaftStorage.js"
+import type { DurableState, RaftStorageShape, WriteBatch } from "../../../../services/raft/RaftStorage.js"
 import {
   encodeEntry,
   encodeHardState,
@@ -62,7 +62,7 @@ export interface Options {
 }
 
 /** The storage plus its database name and an explicit `close`. */
-export interface IndexedDbRaftStorage extends RaftStorageService {
+export interface IndexedDbRaftStorage extends RaftStorageShape {
   readonly databaseName: string
   /**
    * Closes the connection now (the scope also closes it). Idempotent; later calls fail with

@@ -22,7 +22,7 @@ import type {
   StoredSnapshot,
   WriteBatch
 } from "../../../../services/raft/RaftStorage.js"
-import { RaftStorage } from "../../../../services/raft/RaftStorage.js"
+import { RaftStorage, type RaftStorageShape } from "../../../../services/raft/RaftStorage.js"
 import { RAFT_STORAGE_FAST_PATH } from "../../../../services/raft/StorageFastPath.js"
 import type { RaftStorageFastPath } from "../../../../services/raft/StorageFastPath.js"
 import { Columns, columnsOf, copyAppend } from "./StoredLog.js"
@@ -58,7 +58,7 @@ export interface WriteFaultOptions {
 }
 
 /** The storage instance plus the disk it writes to (the handle tests use for fault injection). */
-export interface InMemoryRaftStorage extends RaftStorage {
+export interface InMemoryRaftStorage extends RaftStorageShape {
   readonly disk: Disk
 }
 
@@ -200,7 +200,7 @@ export class Disk {
   }
 
   /** @internal Opens a storage instance over this disk, superseding earlier ones. */
-  open(): RaftStorage {
+  open(): RaftStorageShape {
     const epoch = ++this.epoch
     const live = (): StorageError | undefined =>
       this.epoch === epoch
@@ -220,7 +220,7 @@ export class Disk {
       if (dead !== undefined) return Effect.fail(dead)
       return this.write(batch)
     }
-    const storage: RaftStorage & { readonly [RAFT_STORAGE_FAST_PATH]: RaftStorageFastPath } = {
+    const storage: RaftStorageShape & { readonly [RAFT_STORAGE_FAST_PATH]: RaftStorageFastPath } = {
       [RAFT_STORAGE_FAST_PATH]: { tryWrite },
       load: Effect.suspend(() => {
         const fault = readFault()

@@ -27,7 +27,7 @@ import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import type { Scope } from "effect"
 import type { CorruptDurableState } from "../../../../services/raft/RaftErrors.js"
 import { StorageError } from "../../../../services/raft/RaftErrors.js"
-import { RaftStorage } from "../../../../services/raft/RaftStorage.js"
+import { RaftStorage, type RaftStorageShape } from "../../../../services/raft/RaftStorage.js"
 import type { WriteBatch } from "../../../../services/raft/RaftStorage.js"
 import { validateWriteBatch } from "../../../../services/raft/validateWriteBatch.js"
 import { macrotaskYield } from "./macrotaskYield.js"
@@ -79,7 +79,7 @@ export interface SqliteOptions extends MakeOptions {
  * data does not fail `make`: `load` reports it as `CorruptDurableState`, so a node refuses to
  * start on it with that error.
  */
-export const make = (options: MakeOptions = {}): Effect.Effect<RaftStorage, StorageError, SqlClient> =>
+export const make = (options: MakeOptions = {}): Effect.Effect<RaftStorageShape, StorageError, SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient
     const st = yield* statementsFor(sql, options.tablePrefix ?? DEFAULT_TABLE_PREFIX)
@@ -113,7 +113,7 @@ export const make = (options: MakeOptions = {}): Effect.Effect<RaftStorage, Stor
         return Effect.tapError(writeBatch(sql, st, mirror, batch), (e) => Effect.sync(() => (poisoned = e)))
       })
 
-    const storage: RaftStorage = {
+    const storage: RaftStorageShape = {
       load: Effect.suspend(() =>
         corrupt !== undefined ? Effect.fail(corrupt) : Effect.map(readImage(sql, st), (image) => image.state)
       ),
@@ -137,7 +137,7 @@ export const layer = (options: MakeOptions = {}): Layer.Layer<RaftStorage, Stora
  * default; better-sqlite3 in a worker thread by default), closed with the current `Scope`. Fails with `StorageError` when the file cannot be
  * opened or is locked by another instance, and as `make` does.
  */
-export const makeSqlite = (options: SqliteOptions): Effect.Effect<RaftStorage, StorageError, Scope.Scope> =>
+export const makeSqlite = (options: SqliteOptions): Effect.Effect<RaftStorageShape, StorageError, Scope.Scope> =>
   Effect.gen(function*() {
     const onMain = options.thread === "main"
     const client = onMain

@@ -3,7 +3,8 @@
  * (any `WebSocketConstructor`: Node's, a browser's), send the `Hello` as soon as it opens, and wait
  * for the `Welcome` or a refusal.
  *
- * Pitfalls handled here (effect-stack §3): the socket's `run` is forked before anything is written
+ * Pitfalls of `@effect/platform`'s Socket handled here: writes wait until `run` has opened the
+ * socket, so `run` is forked before anything is written
  * (the hello goes out from `onOpen`); the message handler is synchronous, so frames are handled in
  * arrival order; sends after the handshake go straight to the WebSocket (`send` is synchronous)
  * and are skipped once it is no longer open, so a send can never hang on a dead socket.

@@ -2,7 +2,7 @@
  * The client side of one room membership: the `Seam` a joiner gets, fed by whichever connection
  * is current (the first one, then each resumed one).
  *
- * Lifecycle (kuilt-behaviour §1.2: "a degraded but recoverable seam reports Weaving"): `Woven`
+ * Lifecycle (a degraded but recoverable seam reports `Weaving`; see `services/seam/SeamState.ts`): `Woven`
  * while a connection is admitted; `Weaving` while the link is down and a resume is being tried
  * (peers stay as last known; sends are accepted and dropped, like frames lost in flight); `Torn`
  * when closed, when the resume window passes or when the host refuses the resume. The roster is
@@ -14,7 +14,7 @@
 import { Effect, Option } from "effect"
 import type { DeliveryPolicy } from "../../../../services/seam/DeliveryPolicy.js"
 import type { PeerId } from "../../../../services/seam/PeerId.js"
-import type { Seam } from "../../../../services/seam/Seam.js"
+import type { SeamShape } from "../../../../services/seam/Seam.js"
 import { FrameOverflow, PayloadTooLarge, PeerNotConnected, SeamTorn } from "../../../../services/seam/SeamErrors.js"
 import type { SendError } from "../../../../services/seam/SeamErrors.js"
 import { CloseReason, SeamState } from "../../../../services/seam/SeamState.js"
@@ -207,7 +207,7 @@ export class ClientSession {
   }
 
   /** The public `Seam` (with the synchronous fast path Raft's transport adapter looks for). */
-  seam(): Seam {
+  seam(): SeamShape {
     const fastPath: SeamFastPath = {
       trySend: (peer, payload) => {
         const error = this.trySend(peer, payload)
@@ -216,7 +216,7 @@ export class ClientSession {
       collect: (wake) => this.inbox.tap(wake)
     }
     const self = this
-    const seam: Seam & { readonly [SEAM_FAST_PATH]: SeamFastPath } = {
+    const seam: SeamShape & { readonly [SEAM_FAST_PATH]: SeamFastPath } = {
       [SEAM_FAST_PATH]: fastPath,
       selfId: this.selfId,
       peers: this.peers,

@@ -15,10 +15,10 @@ import { Clock, Duration, Effect, Either, Scope } from "effect"
 import type { Subscribable } from "effect"
 import { DeliveryPolicy } from "../../../../services/seam/DeliveryPolicy.js"
 import type { PeerId } from "../../../../services/seam/PeerId.js"
-import type { Seam } from "../../../../services/seam/Seam.js"
+import type { SeamShape } from "../../../../services/seam/Seam.js"
 import { CloseReason } from "../../../../services/seam/SeamState.js"
 import type { InvalidChannelName } from "../../../../src/seam/errors.js"
-import * as NamedMux from "../../../../src/seam/NamedMux.js"
+import { Mux } from "../../../../src/seam/Mux.js"
 import type { ClientLink } from "./ClientLink.js"
 import { connect } from "./ClientLink.js"
 import type { ClientCounters } from "./ClientSession.js"
@@ -63,12 +63,12 @@ export interface WebSocketRoom {
   readonly serverPeerId: string
   /** The room's members, including this peer (the seam's `peers`). */
   readonly roster: Subscribable.Subscribable<ReadonlySet<PeerId>>
-  readonly seam: Seam
+  readonly seam: SeamShape
   /**
-   * A named channel over the seam (`NamedMux`). The first call makes the mux the collector of the
+   * A named channel over the seam (a by-name `Mux`). The first call makes the mux the collector of the
    * seam's `incoming`: use either channels or `seam.incoming`, not both.
    */
-  readonly channel: (name: string) => Effect.Effect<Seam, InvalidChannelName>
+  readonly channel: (name: string) => Effect.Effect<SeamShape, InvalidChannelName>
   /** Live client counters. */
   readonly counters: Readonly<ClientCounters>
 }
@@ -135,7 +135,7 @@ export const join = (
     yield* Effect.forkIn(heartbeat(s, first.welcome.heartbeatIntervalMs), scope)
     const seam = s.seam()
     // Made on the first `channel` call only: the mux takes over the seam's single collector.
-    const mux = yield* Effect.cached(Scope.extend(NamedMux.make(seam), scope))
+    const mux = yield* Effect.cached(Scope.extend(Mux.byName(seam), scope))
     const result: WebSocketRoom = {
       room,
       serverPeerId: first.welcome.serverPeerId,

@@ -1,5 +1,5 @@
 /**
- * `WebSocketHost`: a Node relay host for kuilt rooms (kuilt-behaviour §1.3), on
+ * `WebSocketHost`: a Node relay host for kuilt rooms (wire protocol in `../Protocol.ts`), on
  * `@effect/platform-node`'s WebSocket server.
  *
  * A client connects, sends a `Hello` (room, display name, session id, protocol version, optional

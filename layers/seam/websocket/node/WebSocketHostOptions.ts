@@ -1,7 +1,7 @@
 /**
  * Options and public types of the WebSocket host (`WebSocketHost.make`), with their defaults.
  * Every limit has a finite default so a host started with no options still bounds what one client
- * can make it hold (DESIGN.md §5, issue "hardening").
+ * can make it hold.
  */
 import type { Duration, Effect } from "effect"
 import { Data } from "effect"

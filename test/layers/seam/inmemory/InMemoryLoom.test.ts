@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Exit, Fiber, Scope, TestClock, TestContext } from "effect"
-import { InMemoryLoom, InMemoryLoomTag } from "../../../../layers/seam/inmemory/InMemoryLoom.js"
+import { InMemoryLoom } from "../../../../layers/seam/inmemory/InMemoryLoom.js"
 import { DeliveryPolicy } from "../../../../services/seam/DeliveryPolicy.js"
 import { Loom } from "../../../../services/seam/Loom.js"
 import { PeerId } from "../../../../services/seam/PeerId.js"
@@ -163,10 +163,10 @@ describe("InMemoryLoom weaving", () => {
       expect((yield* Effect.flip(loom.host({ sessionName: "s" }))).reason).toContain("closed")
     }))
 
-  it.scoped("layer provides Loom and InMemoryLoomTag backed by the same loom", () =>
+  it.scoped("layer provides Loom and InMemoryLoom backed by the same loom", () =>
     Effect.gen(function*() {
       const loom = yield* Loom
-      const same = yield* InMemoryLoomTag
+      const same = yield* InMemoryLoom
       const h = yield* loom.host({ sessionName: "s", peerKey: "h" })
       expect(yield* same.livePeers).toEqual([h.selfId])
     }).pipe(Effect.provide(InMemoryLoom.layer({ seed: 1 }))))

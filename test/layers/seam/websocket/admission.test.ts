@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Fiber, Stream } from "effect"
 import { PeerId } from "../../../../services/seam/PeerId.js"
-import type { Seam } from "../../../../services/seam/Seam.js"
+import type { SeamShape } from "../../../../services/seam/Seam.js"
 import { AuthRejected } from "../../../../layers/seam/websocket/node/WebSocketHost.js"
 import { MessageType } from "../../../../layers/seam/websocket/Protocol.js"
 import { RejectCode } from "../../../../layers/seam/websocket/RejectCode.js"
@@ -158,7 +158,7 @@ describe("WebSocket host admission", () => {
 })
 
 /** The first byte of each of the first `n` frames (bounded wait). */
-const firstBytes = (seam: Seam, n: number) =>
+const firstBytes = (seam: SeamShape, n: number) =>
   Stream.runCollect(Stream.take(seam.incoming, n)).pipe(
     Effect.map((c) => Chunk.toReadonlyArray(c).map((s) => s.payload[0]!)),
     Effect.timeoutFail({ duration: Duration.seconds(3), onTimeout: () => new WaitTimedOut({ what: `fewer than ${n} frames` }) }),

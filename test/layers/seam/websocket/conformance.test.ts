@@ -3,7 +3,7 @@
  */
 import { Effect, Option } from "effect"
 import type { Scope } from "effect"
-import type { Seam } from "../../../../services/seam/Seam.js"
+import type { SeamShape } from "../../../../services/seam/Seam.js"
 import { RELAY_OVERHEAD_BYTES } from "../../../../layers/seam/websocket/Protocol.js"
 import type { Fabric, FabricOptions } from "../../../conformance/SeamConformance.js"
 import { seamConformance } from "../../../conformance/SeamConformance.js"
@@ -15,7 +15,7 @@ const MAX_FRAME = 1024 * 1024
 const webSocketFabric = (n: number, options: FabricOptions): Effect.Effect<Fabric, never, Scope.Scope> =>
   Effect.gen(function*() {
     const host = yield* startHost({ maxFrameBytes: MAX_FRAME })
-    const seams: Array<Seam> = []
+    const seams: Array<SeamShape> = []
     for (let i = 0; i < n; i++) {
       const room = yield* joinNode(host.url, {
         room: "conformance",

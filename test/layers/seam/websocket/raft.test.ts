@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Option, Ref, Schedule, Scope, Stream } from "effect"
-import { ClusterConfig, InMemoryRaftStorage, RaftNode, SeamRaftTransport } from "../../../../src/index.js"
+import { ClusterConfig, InMemoryRaftStorage, RaftNode, type RaftNodeShape, SeamRaftTransport } from "../../../../src/index.js"
 import { eventually, joinNode, startHost, WaitTimedOut } from "./fixture.js"
 
 const ids = ["n1", "n2", "n3"] as const
@@ -14,7 +14,7 @@ const bytes = (s: string) => new TextEncoder().encode(s)
 const startCluster = (url: string) =>
   Effect.gen(function*() {
     const cluster = ClusterConfig.ofVoters(...ids)
-    const nodes: Array<{ id: string; node: RaftNode; scope: Scope.CloseableScope; applied: Ref.Ref<ReadonlyArray<string>> }> = []
+    const nodes: Array<{ id: string; node: RaftNodeShape; scope: Scope.CloseableScope; applied: Ref.Ref<ReadonlyArray<string>> }> = []
     for (const id of ids) {
       // Each node has its own scope (closing it is a crash) and a fixed peer id (= its Raft id).
       const scope = yield* Scope.make()

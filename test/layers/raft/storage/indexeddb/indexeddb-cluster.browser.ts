@@ -11,7 +11,7 @@ import * as IndexedDbRaftStorage from "../../../../../layers/raft/storage/indexe
 import { InMemoryLoom } from "../../../../../layers/seam/inmemory/InMemoryLoom.js"
 import { SeamRaftTransport } from "../../../../../layers/raft/transport/SeamRaftTransport.js"
 import { ClusterConfig } from "../../../../../services/raft/ClusterConfig.js"
-import type { RaftNode } from "../../../../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../../../../services/raft/RaftNode.js"
 import * as Raft from "../../../../../src/raft/RaftNode.js"
 import { freshDatabaseName } from "./indexedDbHarness.js"
 
@@ -24,7 +24,7 @@ const decode = (b: Uint8Array) => new TextDecoder().decode(b)
 class WaitTimedOut extends Data.TaggedError("WaitTimedOut")<{ readonly what: string }> {}
 
 interface Running {
-  readonly nodes: ReadonlyArray<RaftNode>
+  readonly nodes: ReadonlyArray<RaftNodeShape>
   readonly scope: Scope.CloseableScope
 }
 
@@ -33,7 +33,7 @@ const boot = (databases: Readonly<Record<string, string>>) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const loom = yield* InMemoryLoom.make({ seed: 7 }).pipe(Scope.extend(scope))
-    const nodes: Array<RaftNode> = []
+    const nodes: Array<RaftNodeShape> = []
     for (const id of IDS) {
       const seam = yield* (id === "a"
         ? loom.host({ sessionName: "raft", peerKey: id, maxPeers: 8 })
@@ -61,7 +61,7 @@ const awaitLeader = (c: Running) =>
   }).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new WaitTimedOut({ what: "a leader within 5 s" }) }))
 
 /** The first `n` committed commands of `node`, as text (bounded wait). */
-const committedCommands = (node: RaftNode, n: number) =>
+const committedCommands = (node: RaftNodeShape, n: number) =>
   node.committedFrom(1).pipe(
     Stream.filterMap((c) => (c._tag === "Entry" ? Option.some(decode(c.entry.command)) : Option.none())),
     Stream.take(n),

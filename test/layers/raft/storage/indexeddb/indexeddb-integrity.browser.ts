@@ -7,7 +7,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import * as IndexedDbRaftStorage from "../../../../../layers/raft/storage/indexeddb/IndexedDbRaftStorage.js"
-import type { RaftStorage } from "../../../../../services/raft/RaftStorage.js"
+import type { RaftStorageShape } from "../../../../../services/raft/RaftStorage.js"
 import { bytes, cmd, indicesOf, nid, noops, snapshotAt } from "../../../../conformance/RaftStorageFixtures.js"
 import { freshDatabaseName, makeFresh, reopenNamed } from "./indexedDbHarness.js"
 import { createForeign, flipBit, peek, tamper } from "./rawIndexedDb.js"
@@ -162,7 +162,7 @@ describe("IndexedDbRaftStorage integrity", () => {
 
   it.scoped("an interrupted write is all or nothing, and the instance stays in step with its database", () =>
     Effect.gen(function*() {
-      let s: RaftStorage = yield* makeFresh("interrupted")
+      let s: RaftStorageShape = yield* makeFresh("interrupted")
       yield* s.write({ hardState: { term: 1, votedFor: null }, append: noops(1, 1, 1) })
       const outcomes = new Set<string>()
       for (let round = 0; round < 24; round++) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Exit } from "effect"
 import * as InMemoryRaftStorage from "../../../../../layers/raft/storage/inmemory/InMemoryRaftStorage.js"
 import { validateDurableState } from "../../../../../services/raft/validateDurableState.js"
-import { RaftStorage } from "../../../../../services/raft/RaftStorage.js"
+import { RaftStorage, type RaftStorageShape } from "../../../../../services/raft/RaftStorage.js"
 import type { WriteBatch } from "../../../../../services/raft/RaftStorage.js"
 import { cmd, indicesOf, MAX, nid, noop, noops } from "../../../../conformance/RaftStorageFixtures.js"
 
@@ -16,7 +16,7 @@ const failureReason = <A, E>(effect: Effect.Effect<A, E>) =>
   })
 
 const batchAt = (index: number): WriteBatch => ({ hardState: { term: 1, votedFor: null }, append: [cmd(index, 1)] })
-const loadedIndices = (s: { readonly load: RaftStorage["load"] }) => Effect.map(s.load, (st) => indicesOf(st.entries))
+const loadedIndices = (s: { readonly load: RaftStorageShape["load"] }) => Effect.map(s.load, (st) => indicesOf(st.entries))
 
 describe("InMemoryRaftStorage write faults", () => {
   it.effect("a write after failNextWrites fails with StorageError, stores nothing, and the next write succeeds", () =>

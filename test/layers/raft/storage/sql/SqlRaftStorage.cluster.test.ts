@@ -7,13 +7,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Context, Effect, Exit, Fiber, Layer, Option, Random, Scope, Stream } from "effect"
 import { SqlClient } from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { InMemoryLoom } from "../../../../../layers/seam/inmemory/InMemoryLoom.js"
+import { InMemoryLoom, type InMemoryLoomShape } from "../../../../../layers/seam/inmemory/InMemoryLoom.js"
 import * as SqlRaftStorage from "../../../../../layers/raft/storage/sql/SqlRaftStorage.js"
 import { SeamRaftTransport } from "../../../../../layers/raft/transport/SeamRaftTransport.js"
 import { DeliveryPolicy } from "../../../../../services/seam/DeliveryPolicy.js"
 import { ClusterConfig } from "../../../../../services/raft/ClusterConfig.js"
-import type { RaftNode } from "../../../../../services/raft/RaftNode.js"
-import type { RaftStorage } from "../../../../../services/raft/RaftStorage.js"
+import type { RaftNodeShape } from "../../../../../services/raft/RaftNode.js"
+import type { RaftStorageShape } from "../../../../../services/raft/RaftStorage.js"
 import * as Raft from "../../../../../src/raft/RaftNode.js"
 import { advanceUntil, bytes, FAST, text } from "../../../../raft/engine/fixture.js"
 import { freshFile, tempDir } from "./sqliteHarness.js"
@@ -21,12 +21,12 @@ import { freshFile, tempDir } from "./sqliteHarness.js"
 interface Member {
   readonly id: string
   readonly file: string
-  node: RaftNode
+  node: RaftNodeShape
   scope: Scope.CloseableScope
 }
 
 /** Starts `id` on `file` in a Scope of its own (closing it is a crash: the file is closed too). */
-const boot = (loom: InMemoryLoom, cluster: ClusterConfig, id: string, file: string, host: boolean, seed: number) =>
+const boot = (loom: InMemoryLoomShape, cluster: ClusterConfig, id: string, file: string, host: boolean, seed: number) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const seam = yield* (host
@@ -47,7 +47,7 @@ const leaderAmong = (members: ReadonlyArray<Member>) =>
     return undefined
   })
 
-const commandsOf = (node: RaftNode, count: number) =>
+const commandsOf = (node: RaftNodeShape, count: number) =>
   node.committedFrom(1).pipe(
     Stream.filterMap((c) => (c._tag === "Entry" ? Option.some(text(c.entry.command)) : Option.none())),
     Stream.take(count),
@@ -117,7 +117,7 @@ describe("Raft nodes on SqlRaftStorage (SQLite files)", () => {
       const seam = yield* loom.host({ sessionName: "raft", peerKey: "solo" })
       // The storage over a SqlClient the test also holds, so it can take the log table away.
       const sql = Context.get(yield* Layer.build(SqliteClient.layer({ filename: file })), SqlClient)
-      const storage: RaftStorage = yield* Effect.provideService(SqlRaftStorage.make(), SqlClient, sql)
+      const storage: RaftStorageShape = yield* Effect.provideService(SqlRaftStorage.make(), SqlClient, sql)
       const node = yield* Raft.make({
         cluster: ClusterConfig.ofVoters("solo"),
         transport: SeamRaftTransport.fromSeam(seam),

@@ -15,7 +15,7 @@ import { ClientId } from "../../../../../services/raft/ClientId.js"
 import { ClusterConfig, ConfigPayload } from "../../../../../services/raft/ClusterConfig.js"
 import type { LogEntry } from "../../../../../services/raft/LogEntry.js"
 import { NodeId } from "../../../../../services/raft/NodeId.js"
-import type { RaftStorage } from "../../../../../services/raft/RaftStorage.js"
+import type { RaftStorageShape } from "../../../../../services/raft/RaftStorage.js"
 import { freshFile, openFile, tempDir } from "./sqliteHarness.js"
 
 const cmd = (index: number, term: number, text = `c${index}`): LogEntry => ({
@@ -45,7 +45,7 @@ const fileWithThreeRuns = Effect.gen(function*() {
 })
 
 /** `load` fails with CorruptDurableState whose reason matches `reason`; writes are refused. */
-const expectCorrupt = (s: RaftStorage, reason: RegExp) =>
+const expectCorrupt = (s: RaftStorageShape, reason: RegExp) =>
   Effect.gen(function*() {
     const exit = yield* Effect.exit(s.load)
     expect(Exit.isFailure(exit)).toBe(true)

@@ -18,7 +18,7 @@ import { InMemoryLoom } from "../../../../../layers/seam/inmemory/InMemoryLoom.j
 import * as SqlRaftStorage from "../../../../../layers/raft/storage/sql/SqlRaftStorage.js"
 import { SeamRaftTransport } from "../../../../../layers/raft/transport/SeamRaftTransport.js"
 import { ClusterConfig } from "../../../../../services/raft/ClusterConfig.js"
-import type { RaftNode } from "../../../../../services/raft/RaftNode.js"
+import type { RaftNodeShape } from "../../../../../services/raft/RaftNode.js"
 import * as Raft from "../../../../../src/raft/RaftNode.js"
 
 const [mode, dir, tag] = process.argv.slice(2) as [string, string, string]
@@ -30,7 +30,7 @@ const print = (line: string) => process.stdout.write(line + "\n")
 const startCluster = Effect.gen(function*() {
   const loom = yield* InMemoryLoom.make()
   const cluster = ClusterConfig.ofVoters(...ids)
-  const nodes: Array<RaftNode> = []
+  const nodes: Array<RaftNodeShape> = []
   for (const [i, id] of ids.entries()) {
     const scope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
@@ -43,9 +43,9 @@ const startCluster = Effect.gen(function*() {
   return nodes
 })
 
-const leaderOf = (nodes: ReadonlyArray<RaftNode>) => Effect.raceAll(nodes.map((n) => n.awaitLeadership.pipe(Effect.as(n))))
+const leaderOf = (nodes: ReadonlyArray<RaftNodeShape>) => Effect.raceAll(nodes.map((n) => n.awaitLeadership.pipe(Effect.as(n))))
 
-const run = (nodes: ReadonlyArray<RaftNode>) =>
+const run = (nodes: ReadonlyArray<RaftNodeShape>) =>
   Effect.gen(function*() {
     const ref = { leader: yield* leaderOf(nodes) }
     let next = 0
@@ -59,7 +59,7 @@ const run = (nodes: ReadonlyArray<RaftNode>) =>
     yield* Effect.forEach(Array.from({ length: 64 }), () => proposer, { concurrency: "unbounded", discard: true })
   })
 
-const verify = (nodes: ReadonlyArray<RaftNode>) =>
+const verify = (nodes: ReadonlyArray<RaftNodeShape>) =>
   Effect.gen(function*() {
     const leader = yield* leaderOf(nodes)
     const marker = yield* leader.propose(encoder.encode(tag))

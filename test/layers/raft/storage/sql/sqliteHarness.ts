@@ -9,7 +9,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as SqlRaftStorage from "../../../../../layers/raft/storage/sql/SqlRaftStorage.js"
 import type { StorageError } from "../../../../../services/raft/RaftErrors.js"
-import type { RaftStorage } from "../../../../../services/raft/RaftStorage.js"
+import type { RaftStorageShape } from "../../../../../services/raft/RaftStorage.js"
 
 /** A temp directory that lives as long as the current Scope. */
 export const tempDir = (label = "kuilt-sql-"): Effect.Effect<string, never, Scope.Scope> =>
@@ -19,7 +19,7 @@ export const tempDir = (label = "kuilt-sql-"): Effect.Effect<string, never, Scop
   )
 
 /** A storage open on `file`, with the handle to close it (its own Scope, so a test can reopen). */
-export interface OpenFile extends RaftStorage {
+export interface OpenFile extends RaftStorageShape {
   readonly file: string
   /** Closes the instance currently open on this file (idempotent). */
   readonly close: Effect.Effect<void>
@@ -52,7 +52,7 @@ export const openFile = (
   })
 
 /** Closes whatever is open on `handle.file` and opens the file again; the handle tracks the new instance. */
-export const reopen = (handle: OpenFile): Effect.Effect<RaftStorage, StorageError, Scope.Scope> =>
+export const reopen = (handle: OpenFile): Effect.Effect<RaftStorageShape, StorageError, Scope.Scope> =>
   Effect.gen(function*() {
     yield* handle.close
     const next = yield* openFile(handle.file, handle.options)

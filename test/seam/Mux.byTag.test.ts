@@ -2,9 +2,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
 import { DeliveryPolicy } from "../../services/seam/DeliveryPolicy.js"
 import { PeerId } from "../../services/seam/PeerId.js"
-import type { Seam } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../services/seam/Seam.js"
 import { CloseReason, SeamState } from "../../services/seam/SeamState.js"
-import { MuxSeam } from "../../src/seam/index.js"
+import { Mux } from "../../src/seam/index.js"
 import { bytes, collectText, makeMesh, settle } from "./fixtures.js"
 
 const a = PeerId("a")
@@ -15,15 +15,15 @@ const c = PeerId("c")
 const threeMuxes = (options: { maxPayloadBytes?: number } = {}) =>
   Effect.gen(function*() {
     const mesh = yield* makeMesh(["a", "b", "c"], options)
-    const muxA = yield* MuxSeam.make(mesh.seam("a"))
-    const muxB = yield* MuxSeam.make(mesh.seam("b"))
-    const muxC = yield* MuxSeam.make(mesh.seam("c"))
+    const muxA = yield* Mux.byTag(mesh.seam("a"))
+    const muxB = yield* Mux.byTag(mesh.seam("b"))
+    const muxC = yield* Mux.byTag(mesh.seam("c"))
     return { mesh, muxA, muxB, muxC }
   })
 
-const channels = (mux: MuxSeam, ...tags: Array<number>) => Effect.forEach(tags, (tag) => mux.channel(tag))
+const channels = (mux: Mux<number>, ...tags: Array<number>) => Effect.forEach(tags, (tag) => mux.channel(tag))
 
-describe("MuxSeam", () => {
+describe("Mux.byTag", () => {
   it.scoped("routes each frame to the channel of its tag, between three peers, for sendTo and broadcast", () =>
     Effect.gen(function*() {
       const { muxA, muxB, muxC } = yield* threeMuxes()
@@ -240,7 +240,7 @@ describe("MuxSeam", () => {
       const outer = yield* Scope.make()
       const mesh = yield* makeMesh(["a", "b"]).pipe(Scope.extend(outer))
       const muxScope = yield* Scope.make()
-      const mux = yield* MuxSeam.make(mesh.seam("a")).pipe(Scope.extend(muxScope))
+      const mux = yield* Mux.byTag(mesh.seam("a")).pipe(Scope.extend(muxScope))
       const view = yield* mux.channel(1)
       const incoming = yield* Stream.runCollect(view.incoming).pipe(Effect.fork)
       yield* Scope.close(muxScope, Exit.void)
@@ -253,8 +253,8 @@ describe("MuxSeam", () => {
   it.scoped("Reliable channels lose nothing: a lagging collector stalls the pump until it catches up", () =>
     Effect.gen(function*() {
       const mesh = yield* makeMesh(["a", "b"])
-      const muxA = yield* MuxSeam.make(mesh.seam("a"))
-      const muxB = yield* MuxSeam.make(mesh.seam("b"), { policy: DeliveryPolicy.reliable(2) })
+      const muxA = yield* Mux.byTag(mesh.seam("a"))
+      const muxB = yield* Mux.byTag(mesh.seam("b"), { policy: DeliveryPolicy.reliable(2) })
       const a1 = yield* muxA.channel(1)
       const b1 = yield* muxB.channel(1)
       const sends = yield* Effect.forEach([1, 2, 3, 4, 5, 6], (i) => a1.sendTo(b, bytes(`m${i}`)), { discard: true }).pipe(
@@ -289,9 +289,9 @@ describe("MuxSeam", () => {
   it.scoped("a view is a Seam: a mux nests inside a mux channel", () =>
     Effect.gen(function*() {
       const { muxA, muxB } = yield* threeMuxes({ maxPayloadBytes: 100 })
-      const innerA = yield* MuxSeam.make(yield* muxA.channel(5))
-      const innerB = yield* MuxSeam.make(yield* muxB.channel(5))
-      const deepA: Seam = yield* innerA.channel(6)
+      const innerA = yield* Mux.byTag(yield* muxA.channel(5))
+      const innerB = yield* Mux.byTag(yield* muxB.channel(5))
+      const deepA: SeamShape = yield* innerA.channel(6)
       const deepB = yield* innerB.channel(6)
       expect(deepA.maxPayloadBytes).toEqual(Option.some(98))
       expect(yield* Effect.flip(deepA.sendTo(b, new Uint8Array(99)))).toMatchObject({

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Option } from "effect"
 import { PeerId } from "../../services/seam/PeerId.js"
 import { CloseReason, SeamState } from "../../services/seam/SeamState.js"
-import { MuxSeam, NamedMux } from "../../src/seam/index.js"
+import { Mux } from "../../src/seam/index.js"
 import { bytes, collectText, makeMesh } from "./fixtures.js"
 
 const a = PeerId("a")
@@ -12,16 +12,16 @@ const c = PeerId("c")
 const threeNamed = (options: { maxPayloadBytes?: number } = {}) =>
   Effect.gen(function*() {
     const mesh = yield* makeMesh(["a", "b", "c"], options)
-    const muxA = yield* NamedMux.make(mesh.seam("a"))
-    const muxB = yield* NamedMux.make(mesh.seam("b"))
-    const muxC = yield* NamedMux.make(mesh.seam("c"))
+    const muxA = yield* Mux.byName(mesh.seam("a"))
+    const muxB = yield* Mux.byName(mesh.seam("b"))
+    const muxC = yield* Mux.byName(mesh.seam("c"))
     return { mesh, muxA, muxB, muxC }
   })
 
 /** `n` bytes of UTF-8 made of 3-byte characters (n divisible by 3). */
 const euros = (n: number) => "€".repeat(n / 3)
 
-describe("NamedMux", () => {
+describe("Mux.byName", () => {
   it.scoped("routes each frame to the channel of its name, between three peers", () =>
     Effect.gen(function*() {
       const { muxA, muxB, muxC } = yield* threeNamed()
@@ -131,13 +131,13 @@ describe("NamedMux", () => {
       expect((yield* muxA.channel("x")).maxPayloadBytes).toEqual(Option.none())
     }))
 
-  it.scoped("nests over a MuxSeam channel: routing, budgets and counters per layer", () =>
+  it.scoped("nests over a by-tag Mux channel: routing, budgets and counters per layer", () =>
     Effect.gen(function*() {
       const mesh = yield* makeMesh(["a", "b", "c"], { maxPayloadBytes: 500 })
-      const outerA = yield* MuxSeam.make(mesh.seam("a"))
-      const outerB = yield* MuxSeam.make(mesh.seam("b"))
-      const namedA = yield* NamedMux.make(yield* outerA.channel(7))
-      const namedB = yield* NamedMux.make(yield* outerB.channel(7))
+      const outerA = yield* Mux.byTag(mesh.seam("a"))
+      const outerB = yield* Mux.byTag(mesh.seam("b"))
+      const namedA = yield* Mux.byName(yield* outerA.channel(7))
+      const namedB = yield* Mux.byName(yield* outerB.channel(7))
       const siblingB = yield* outerB.channel(8)
       const siblingA = yield* outerA.channel(8)
       const aLobby = yield* namedA.channel("lobby")
