@@ -25,7 +25,7 @@
  * wrong and unknown counts, files listed in verdicts.json but absent). Exit status 1 if our
  * checker gave a wrong verdict or "unknown" on a history with a known verdict.
  */
-import { Effect } from "effect"
+import { Data, Effect } from "effect"
 import { execFile } from "node:child_process"
 import { chmod, cp, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -37,6 +37,12 @@ import { runInNewContext } from "node:vm"
 import type { ReferenceCheck, ReferenceOutcome, ReferenceVerdict } from "../src/testing/linearizability/ReferenceCorpus.js"
 import { referenceChecks, referenceOutcome } from "../src/testing/linearizability/ReferenceCorpus.js"
 import { emit, round, runBench } from "./stats.js"
+
+/** Our checker gave a wrong verdict, or "unknown", on a history whose verdict is known. */
+class CheckerVerdictsFailed extends Data.TaggedError("CheckerVerdictsFailed")<{
+  readonly wrong: number
+  readonly unknown: number
+}> {}
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 
@@ -249,7 +255,7 @@ const main = Effect.gen(function*() {
     })
   })
   if (wrong > 0 || unknown > 0) {
-    return yield* Effect.fail(new Error(`checker: ${wrong} wrong verdicts, ${unknown} unknown on histories with a known verdict`))
+    return yield* new CheckerVerdictsFailed({ wrong, unknown })
   }
 })
 
