@@ -3,10 +3,27 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // Two cores on CI: forks keep worker crashes isolated and use both.
+    // Forks keep a crashing worker (a native module, a runaway test) from taking others down.
     pool: "forks",
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    poolOptions: {
+      forks: {
+        // vitest's default on 2 cores is 1 worker (cores - 1), so the suite ran file after file.
+        // Two: many of the slow files mostly wait (on Chromium, on child processes, on the real
+        // clock), so another file runs meanwhile, and when other processes compete for the cores
+        // two workers get a fairer share of them. Kept at 2 on bigger machines too: the
+        // real-time tests are sized for two workers beside other load, not for eight.
+        maxForks: 2,
+        minForks: 1
+      }
+    },
+    // A backstop for tests that set no bound of their own (virtual-time and pure tests). The
+    // slowest of them takes about 9 s on a 2-core machine with both cores busy; 60 s leaves room
+    // for two workers sharing those cores. Tests that spawn processes or browsers set their own
+    // bound, the sum of the bounded waits inside, so an inner wait reports what it saw first.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Closing a worker that still holds a browser or a child process: Chromium's shutdown.
+    teardownTimeout: 30_000,
     reporters: ["default"]
   }
 })

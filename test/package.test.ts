@@ -2,32 +2,44 @@
  * The published package works for a consumer (README, "Module map"): build, `npm pack`, unpack the
  * tarball into a fresh project, and import every entry point both at run time (node) and at type
  * level (tsc with NodeNext resolution). A broken `exports` map or a file missing from `files`
- * fails here, not for a user.
+ * fails here, not for a user. Every step is a child process run asynchronously (the worker stays responsive) under
+ * its own bound; a failing step quotes its command and output.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { execFileSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
+import { runProcess } from "./support/proc.js"
 
 const root = resolve(import.meta.dirname, "..")
-const run = (cmd: string, args: Array<string>, cwd: string) =>
-  execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 240_000 })
+
+/**
+ * Bounds per step, for what each does on a 2-core machine whose cores are busy with other tests:
+ * the build is a full `tsc` emit of the package (about 20 s idle); a type check of the consumer
+ * reads every declaration of the package and of Effect (about 10 s idle); the rest (pack, tar, a
+ * node script) take a second or two. The whole test took 100–130 s at a load average of 15.
+ */
+const BUILD_MS = 180_000
+const TYPECHECK_MS = 120_000
+const SMALL_STEP_MS = 60_000
+
+const run = async (cmd: string, args: Array<string>, cwd: string, timeoutMs = SMALL_STEP_MS) =>
+  (await runProcess(cmd, args, { cwd, timeoutMs })).stdout
 
 const ENTRY_POINTS = ["kuilt", "kuilt/node", "kuilt/browser", "kuilt/testing"] as const
 
 describe("the packed package", () => {
-  it("installs into a fresh project and every entry point imports and type-checks", () => {
+  it("installs into a fresh project and every entry point imports and type-checks", async () => {
     const work = mkdtempSync(join(tmpdir(), "kuilt-pack-"))
     try {
-      run("npm", ["run", "build"], root)
-      run("npm", ["pack", "--ignore-scripts", "--pack-destination", work], root)
+      await run("npm", ["run", "build"], root, BUILD_MS)
+      await run("npm", ["pack", "--ignore-scripts", "--pack-destination", work], root)
       const tarball = readdirSync(work).find((f) => f.endsWith(".tgz"))
       expect(tarball).toBeDefined()
       const project = join(work, "consumer")
       const pkgDir = join(project, "node_modules", "kuilt")
       mkdirSync(pkgDir, { recursive: true })
-      run("tar", ["-xzf", join(work, tarball!), "-C", pkgDir, "--strip-components=1"], work)
+      await run("tar", ["-xzf", join(work, tarball!), "-C", pkgDir, "--strip-components=1"], work)
       // Dependencies come from this repository's install (no registry access needed).
       // Every runtime dependency the manifest declares (a missing one here is a missing one for users).
       const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { dependencies: Record<string, string> }
@@ -41,7 +53,7 @@ describe("the packed package", () => {
       const checks = ENTRY_POINTS.map((e, i) => `if (Object.keys(m${i}).length === 0) throw new Error("${e} exports nothing")`)
         .join("\n")
       writeFileSync(join(project, "check.mjs"), `${imports}\n${checks}\nconsole.log("ok")\n`)
-      expect(run("node", ["check.mjs"], project).trim()).toBe("ok")
+      expect((await run("node", ["check.mjs"], project)).trim()).toBe("ok")
       // The packed SQLite storage works for real: its driver runs in a worker thread started
       // from source text, which must find better-sqlite3 from the installed package.
       writeFileSync(
@@ -55,10 +67,10 @@ const state = await once((s) => s.load)
 console.log(JSON.stringify(state.hardState))
 `
       )
-      expect(run("node", ["sqlite.mjs"], project).trim()).toBe('{"term":3,"votedFor":"a"}')
+      expect((await run("node", ["sqlite.mjs"], project)).trim()).toBe('{"term":3,"votedFor":"a"}')
       // Type level: the platform-neutral entry points must type-check without Node's types (a
       // browser app has none); `kuilt/node` is checked separately, with them.
-      const typeCheck = (entries: ReadonlyArray<string>, types: ReadonlyArray<string>, name: string) => {
+      const typeCheck = async (entries: ReadonlyArray<string>, types: ReadonlyArray<string>, name: string) => {
         const file = `${name}.ts`
         writeFileSync(
           join(project, file),
@@ -71,12 +83,12 @@ console.log(JSON.stringify(state.hardState))
             files: [file]
           })
         )
-        run(join(root, "node_modules", ".bin", "tsc"), ["-p", `tsconfig.${name}.json`], project)
+        await run(join(root, "node_modules", ".bin", "tsc"), ["-p", `tsconfig.${name}.json`], project, TYPECHECK_MS)
       }
-      typeCheck(["kuilt", "kuilt/browser", "kuilt/testing"], [], "neutral")
-      typeCheck(["kuilt/node"], ["node"], "node")
+      await typeCheck(["kuilt", "kuilt/browser", "kuilt/testing"], [], "neutral")
+      await typeCheck(["kuilt/node"], ["node"], "node")
     } finally {
       rmSync(work, { recursive: true, force: true })
     }
-  }, 300_000)
+  }, BUILD_MS + 2 * TYPECHECK_MS + 5 * SMALL_STEP_MS)
 })

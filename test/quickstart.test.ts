@@ -4,9 +4,9 @@
  * type-check of `npm test` compiles it under the repo's tsconfig, where `kuilt` maps to `src/`.)
  */
 import { describe, expect, it } from "@effect/vitest"
-import { execFile } from "node:child_process"
 import { readFile } from "node:fs/promises"
 import { resolve } from "node:path"
+import { runProcess } from "./support/proc.js"
 
 const root = resolve(import.meta.dirname, "..")
 const tsx = resolve(root, "node_modules", ".bin", "tsx")
@@ -17,14 +17,14 @@ const quickStartBlock = (readme: string): string | undefined => {
   return section?.match(/```ts\n([\s\S]*?)```/)?.[1]
 }
 
-/** Runs `file` with tsx; resolves with its stdout, or rejects with what it printed when it fails or overruns. */
-const run = (file: string, timeoutMs: number) =>
-  new Promise<string>((done, fail) => {
-    execFile(tsx, [file], { cwd: root, encoding: "utf8", timeout: timeoutMs }, (error, stdout, stderr) => {
-      if (error === null) done(stdout)
-      else fail(new Error(`${file} failed (${error.message}); stdout:\n${stdout}\nstderr:\n${stderr}`))
-    })
-  })
+/**
+ * Runs `file` with tsx; resolves with its stdout, or rejects with what it printed when it fails or
+ * overruns (tsx and the node it starts are killed together, see `test/support/proc.ts`).
+ */
+const run = async (file: string, timeoutMs: number) => (await runProcess(tsx, [file], { cwd: root, timeoutMs })).stdout
+
+/** tsx compiling the example, then an election and one commit: as an example of `examples.test.ts`. */
+const RUN_MS = 90_000
 
 describe("README quick start", () => {
   it("is the content of examples/quickstart.ts", async () => {
@@ -34,7 +34,7 @@ describe("README quick start", () => {
   })
 
   it("runs: three nodes built from Layers commit a proposal made on one of them", async () => {
-    const out = await run("examples/quickstart.ts", 60_000)
+    const out = await run("examples/quickstart.ts", RUN_MS)
     expect(out).toMatch(/^committed at index \d+ in term \d+$/m)
-  }, 90_000)
+  }, RUN_MS + 15_000)
 })

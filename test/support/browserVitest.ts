@@ -183,7 +183,15 @@ const withTimeout = (p: Promise<void>, ms: number, name: string) =>
 /** Runs every registered test in order and returns one result per test. */
 export const runRegistered = async (): Promise<ReadonlyArray<BrowserTestResult>> => {
   const results: Array<BrowserTestResult> = []
+  const g = globalThis as { __kuiltProgress?: unknown }
   for (const t of registered) {
+    // Where the run is, for the harness's timeout message (it quotes the latest progress).
+    g.__kuiltProgress = {
+      running: t.name,
+      finished: results.length,
+      of: registered.length,
+      failed: results.filter((r) => !r.ok).map((r) => r.name)
+    }
     if (t.skipped) {
       results.push({ name: t.name, ok: true, skipped: true, ms: 0 })
       continue

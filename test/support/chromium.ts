@@ -4,7 +4,9 @@
  *
  * An entry file is bundled with esbuild for the browser, served from a loopback HTTP server, and
  * opened in a fresh page. The page reports by setting `globalThis.__kuiltResult` (any JSON value)
- * or `globalThis.__kuiltError` (a string); `globalThis.__kuiltParams` holds the caller's params.
+ * or `globalThis.__kuiltError` (a string), and may publish `globalThis.__kuiltProgress` (any JSON
+ * value: where it is now), which a timeout quotes; `globalThis.__kuiltParams` holds the caller's
+ * params. Every wait is bounded and says what it saw when it gives up.
  * `runSuiteInChromium` bundles a vitest-style suite with `@effect/vitest` replaced by the
  * in-page runner of `browserVitest.ts` and returns one result per test.
  *
@@ -18,6 +20,7 @@ import type { AddressInfo } from "node:net"
 import { fileURLToPath } from "node:url"
 import { type Browser, chromium, type Page } from "playwright-core"
 import type { BrowserTestResult } from "./browserVitest.js"
+import { waitFor } from "./waitFor.js"
 
 export const chromiumPath = (): string => process.env["KUILT_CHROMIUM"] ?? "/usr/bin/chromium"
 
@@ -101,7 +104,10 @@ export interface OpenedPage {
   readonly page: Page
   /** Console lines and page errors, for failure messages. */
   readonly logs: ReadonlyArray<string>
-  /** Waits (bounded) for the page to report; rejects with the page's error or a timeout. */
+  /**
+   * Waits (bounded) for the page to report; rejects with the page's error, or after `timeoutMs`
+   * with the page's last published progress and its log.
+   */
   readonly result: (timeoutMs: number) => Promise<unknown>
 }
 
@@ -111,58 +117,97 @@ export interface ChromiumSession {
   readonly open: (entry: string, params?: unknown) => Promise<OpenedPage>
 }
 
+/**
+ * Chromium's own start (process, browser target, DevTools pipe): about a second on an idle
+ * 2-core machine, several times that when the cores are busy; the bound only catches a browser
+ * that cannot start at all.
+ */
+const LAUNCH_TIMEOUT_MS = 60_000
+/**
+ * Loading the page up to the first response (`commit`): a loopback HTTP request. The bundle's
+ * download, parse and run count against the caller's bound on the report, which quotes the page's
+ * progress when it runs out.
+ */
+const GOTO_TIMEOUT_MS = 30_000
+
 const launch = async (): Promise<Browser> => {
   const executablePath = chromiumPath()
   if (!existsSync(executablePath)) {
     throw new Error(`Chromium not found at ${executablePath} (install Debian's chromium or set KUILT_CHROMIUM)`)
   }
-  return chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 })
+  return chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS, timeout: LAUNCH_TIMEOUT_MS })
 }
 
+interface PageSlots {
+  readonly result: unknown
+  readonly error: unknown
+  readonly progress: unknown
+}
+
+/** Reads the page's report slots; a page that crashed or closed reads as an error. */
+const readSlots = (page: Page): Promise<PageSlots> =>
+  page.evaluate(() => {
+    const g = globalThis as { __kuiltResult?: unknown; __kuiltError?: unknown; __kuiltProgress?: unknown }
+    return { result: g.__kuiltResult, error: g.__kuiltError, progress: g.__kuiltProgress }
+  }).catch((e: unknown) => ({ result: undefined, error: `the page could not be read: ${String(e)}`, progress: undefined }))
+
+const showLogs = (logs: ReadonlyArray<string>) => `\n--- page log (${logs.length} lines) ---\n${logs.slice(-60).join("\n")}`
+
+/**
+ * Waits until the page sets its result or its error. The page polls nothing itself; this side
+ * reads its slots every 100 ms, and on timeout quotes the page's last progress and its log.
+ */
 const awaitReport = async (page: Page, logs: ReadonlyArray<string>, timeoutMs: number): Promise<unknown> => {
+  let slots: PageSlots
   try {
-    await page.waitForFunction(
-      () => {
-        const g = globalThis as { __kuiltResult?: unknown; __kuiltError?: unknown }
-        return g.__kuiltResult !== undefined || g.__kuiltError !== undefined
-      },
-      null,
-      { timeout: timeoutMs, polling: 50 }
-    )
+    slots = await waitFor(() => readSlots(page), (s) => s.result !== undefined || s.error !== undefined, {
+      what: `the page at ${page.url()} to report`,
+      timeoutMs,
+      intervalMs: 100,
+      show: (s) => `progress ${JSON.stringify(s.progress) ?? "(none published)"}`
+    })
   } catch (e) {
-    throw new Error(`page did not report within ${timeoutMs} ms: ${String(e)}\n--- page log ---\n${logs.join("\n")}`)
+    throw new Error(`${e instanceof Error ? e.message : String(e)}${showLogs(logs)}`)
   }
-  const report = await page.evaluate(() => {
-    const g = globalThis as { __kuiltResult?: unknown; __kuiltError?: unknown }
-    return { result: g.__kuiltResult, error: g.__kuiltError }
-  })
-  if (report.error !== undefined) {
-    throw new Error(`page failed: ${String(report.error)}\n--- page log ---\n${logs.join("\n")}`)
+  if (slots.error !== undefined) {
+    throw new Error(`page failed: ${String(slots.error)}\nlast progress: ${JSON.stringify(slots.progress)}${showLogs(logs)}`)
   }
-  return report.result
+  return slots.result
+}
+
+/** Bundles are the same for every page of a worker: made once per entry file. */
+const bundles = new Map<string, Promise<string>>()
+const bundleOnce = (entry: string): Promise<string> => {
+  let bundled = bundles.get(entry)
+  if (bundled === undefined) {
+    bundled = bundleForPage({ entry })
+    bundles.set(entry, bundled)
+    bundled.catch(() => bundles.delete(entry))
+  }
+  return bundled
+}
+
+/** Opens `url` in a fresh context (own storage, as a separate browser profile would have). */
+const openPage = async (browser: Browser, url: string) => {
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  const logs: Array<string> = []
+  page.on("console", (m) => logs.push(`[${m.type()}] ${m.text()}`))
+  page.on("pageerror", (e) => logs.push(`[pageerror] ${e.message}`))
+  page.on("crash", () => logs.push("[crash] the page crashed"))
+  await page.goto(url, { timeout: GOTO_TIMEOUT_MS, waitUntil: "commit" })
+  return { page, logs }
 }
 
 /** Launches Chromium, runs `body`, then closes every page, server and the browser. */
 export const withChromium = async <A>(body: (session: ChromiumSession) => Promise<A>): Promise<A> => {
   const browser = await launch()
   const servers: Array<Served> = []
-  const bundles = new Map<string, Promise<string>>()
   try {
     const open = async (entry: string, params?: unknown): Promise<OpenedPage> => {
-      let bundled = bundles.get(entry)
-      if (bundled === undefined) {
-        bundled = bundleForPage({ entry })
-        bundles.set(entry, bundled)
-      }
-      const served = await serve(await bundled, params)
+      const served = await serve(await bundleOnce(entry), params)
       servers.push(served)
-      // A context per page: separate storage, as separate browser profiles would have.
-      const context = await browser.newContext()
-      const page = await context.newPage()
-      const logs: Array<string> = []
-      page.on("console", (m) => logs.push(`[${m.type()}] ${m.text()}`))
-      page.on("pageerror", (e) => logs.push(`[pageerror] ${e.message}`))
-      await page.goto(served.url, { timeout: 30_000 })
+      const { page, logs } = await openPage(browser, served.url)
       return { page, logs, result: (timeoutMs) => awaitReport(page, logs, timeoutMs) }
     }
     return await body({ browser, open })
@@ -202,11 +247,7 @@ runRegistered().then(
   const served = await serve(script, null)
   const browser = await launch()
   try {
-    const page = await (await browser.newContext()).newPage()
-    const logs: Array<string> = []
-    page.on("console", (m) => logs.push(`[${m.type()}] ${m.text()}`))
-    page.on("pageerror", (e) => logs.push(`[pageerror] ${e.message}`))
-    await page.goto(served.url, { timeout: 30_000 })
+    const { page, logs } = await openPage(browser, served.url)
     const results = (await awaitReport(page, logs, options.timeoutMs)) as ReadonlyArray<BrowserTestResult>
     const failed = results.filter((r) => !r.ok)
     const skipped = results.filter((r) => r.skipped).length

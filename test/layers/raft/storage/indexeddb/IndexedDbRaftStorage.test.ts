@@ -10,9 +10,19 @@ import { runSuiteInChromium, type SuiteReport } from "../../../../support/chromi
 
 const entry = fileURLToPath(new URL("./indexeddb-all.browser.ts", import.meta.url))
 
+/**
+ * The page runs 59 tests one after the other, most of them a few IndexedDB transactions, one a
+ * Raft cluster on the real clock: about 20 s on a 2-core machine under moderate load, 45 s seen
+ * with a load average of 12.
+ * The bound is for the whole page; when it runs out, the message names the test that was running.
+ */
+const SUITES_MS = 240_000
+/** Chromium's launch and the page load (the bounds in `test/support/chromium.ts`), plus slack. */
+const TEST_MS = SUITES_MS + 60_000 + 30_000 + 10_000
+
 let report: Promise<SuiteReport> | undefined
 /** The page's report, produced once for the whole file. */
-const suites = () => (report ??= runSuiteInChromium(entry, { timeoutMs: 150_000 }))
+const suites = () => (report ??= runSuiteInChromium(entry, { timeoutMs: SUITES_MS }))
 
 /** The results of the suite whose describe name starts with `prefix`. */
 const suite = async (prefix: string) => {
@@ -31,17 +41,17 @@ describe("IndexedDbRaftStorage in headless Chromium", () => {
     expect(s.failures).toBe("")
     expect(s.skipped).toBe(0)
     expect(s.passed).toBe(43)
-  }, 180_000)
+  }, TEST_MS)
 
   it("detects damage, rolls back aborted and interrupted batches, and refuses foreign databases", async () => {
     const s = await suite("IndexedDbRaftStorage integrity >")
     expect(s.failures).toBe("")
     expect(s.passed).toBe(15)
-  }, 180_000)
+  }, TEST_MS)
 
   it("carries a 3-node RaftNode cluster through a restart of every node with its log intact", async () => {
     const s = await suite("IndexedDbRaftStorage under a Raft cluster >")
     expect(s.failures).toBe("")
     expect(s.passed).toBe(1)
-  }, 180_000)
+  }, TEST_MS)
 })

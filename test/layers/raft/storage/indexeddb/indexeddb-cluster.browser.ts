@@ -3,25 +3,23 @@
  * IndexedDB database, commit commands; then every node stops (its scope closes, as a page reload
  * would) and restarts on its database over a fresh network. The committed log must come back
  * whole and in order, and the restarted cluster must keep committing. Real time (a browser has
- * no TestClock for IndexedDB), so every wait is bounded.
+ * no TestClock for IndexedDB), so every wait is bounded and reports what it saw when it gives up.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Data, Effect, Exit, Option, Scope, Stream } from "effect"
+import { Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
 import * as IndexedDbRaftStorage from "../../../../../layers/raft/storage/indexeddb/IndexedDbRaftStorage.js"
 import { InMemoryLoom } from "../../../../../layers/seam/inmemory/InMemoryLoom.js"
 import { SeamRaftTransport } from "../../../../../layers/raft/transport/SeamRaftTransport.js"
 import { ClusterConfig } from "../../../../../services/raft/ClusterConfig.js"
 import type { RaftNodeShape } from "../../../../../services/raft/RaftNode.js"
 import * as Raft from "../../../../../src/raft/RaftNode.js"
+import { waitForEffect } from "../../../../support/waitFor.js"
 import { freshDatabaseName } from "./indexedDbHarness.js"
 
 const IDS = ["a", "b", "c"] as const
 const CONFIG = { electionTimeoutMin: 100, electionTimeoutMax: 200, heartbeatInterval: 20 }
 const encode = (s: string) => new TextEncoder().encode(s)
 const decode = (b: Uint8Array) => new TextDecoder().decode(b)
-
-/** A bounded wait ran out (a test failure, never a hang). */
-class WaitTimedOut extends Data.TaggedError("WaitTimedOut")<{ readonly what: string }> {}
 
 interface Running {
   readonly nodes: ReadonlyArray<RaftNodeShape>
@@ -51,27 +49,54 @@ const boot = (databases: Readonly<Record<string, string>>) =>
     return { nodes, scope } satisfies Running
   })
 
-/** The leader once one is known, polling every 10 ms for at most 5 s. */
+/**
+ * A leader among three voters with 100–200 ms election timeouts, each vote a durable IndexedDB
+ * write: well under a second in a quiet browser; the bound allows for a machine whose cores are
+ * busy (the elections may split a few times).
+ */
+const LEADER_MS = 15_000
+/** Up to 21 commands, proposed one after the other, each a durable write on a majority. */
+const COMMITS_MS = 20_000
+
+/** Every node's state, for the failure messages of the waits below. */
+const viewOf = (c: Running) =>
+  Effect.forEach(c.nodes, (n) =>
+    Effect.all({ id: Effect.succeed(n.id), role: n.role.get, term: n.term.get, commitIndex: n.commitIndex.get }))
+const showViews = (views: ReadonlyArray<{ id: string; role: string; term: number; commitIndex: number }>) =>
+  views.map((v) => `${v.id}: ${v.role} term ${v.term} commit ${v.commitIndex}`).join("; ")
+
+/** The leader once one is known (bounded; a timeout shows every node's role and term). */
 const awaitLeader = (c: Running) =>
   Effect.gen(function*() {
-    for (;;) {
-      for (const n of c.nodes) if ((yield* n.role.get) === "Leader") return n
-      yield* Effect.sleep("10 millis")
-    }
-  }).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new WaitTimedOut({ what: "a leader within 5 s" }) }))
-
-/** The first `n` committed commands of `node`, as text (bounded wait). */
-const committedCommands = (node: RaftNodeShape, n: number) =>
-  node.committedFrom(1).pipe(
-    Stream.filterMap((c) => (c._tag === "Entry" ? Option.some(decode(c.entry.command)) : Option.none())),
-    Stream.take(n),
-    Stream.runCollect,
-    Effect.map(Chunk.toReadonlyArray),
-    Effect.timeoutFail({
-      duration: "5 seconds",
-      onTimeout: () => new WaitTimedOut({ what: `${n} committed commands within 5 s` })
+    const views = yield* waitForEffect(viewOf(c), (vs) => vs.some((v) => v.role === "Leader"), {
+      what: "a leader among the three nodes",
+      timeoutMs: LEADER_MS,
+      show: showViews
     })
-  )
+    return c.nodes[views.findIndex((v) => v.role === "Leader")]!
+  })
+
+/** The first `n` committed commands of `node`, as text (bounded; a timeout shows what arrived). */
+const committedCommands = (node: RaftNodeShape, n: number) =>
+  Effect.gen(function*() {
+    const got: Array<string> = []
+    const fiber = yield* Effect.fork(node.committedFrom(1).pipe(
+      Stream.filterMap((c) => (c._tag === "Entry" ? Option.some(decode(c.entry.command)) : Option.none())),
+      Stream.take(n),
+      Stream.runForEach((text) => Effect.sync(() => got.push(text)))
+    ))
+    yield* waitForEffect(
+      Effect.map(node.commitIndex.get, (commitIndex) => ({ commitIndex, received: got.length })),
+      (o) => o.received >= n,
+      {
+        what: `${n} committed commands on ${node.id}`,
+        timeoutMs: COMMITS_MS,
+        show: (o) => `commit index ${o.commitIndex}, ${o.received} commands received, last ${JSON.stringify(got.at(-1))}`
+      }
+    )
+    yield* Fiber.join(fiber)
+    return got
+  })
 
 describe("IndexedDbRaftStorage under a Raft cluster", () => {
   it.scopedLive("three nodes commit on IndexedDB, restart on their databases with the log intact, and keep committing", () =>
@@ -98,5 +123,6 @@ describe("IndexedDbRaftStorage under a Raft cluster", () => {
       for (const n of second.nodes) {
         expect(yield* committedCommands(n, before.length + 1)).toEqual([...before, "after-restart"])
       }
-    }), 30_000)
+    // A backstop above the bounded waits inside (two elections, six commit waits).
+    }), 2 * LEADER_MS + 7 * COMMITS_MS)
 })

@@ -6,20 +6,31 @@
  * majority of the files at its index with its payload, and a final run commits a marker and
  * replays the committed log, which must hold every acknowledged entry where it was acknowledged.
  *
- * Real time, bounded waits: each wait has a deadline and a failure shows the child's stderr.
+ * Real time, bounded waits: each wait has a deadline (sized below for what it waits for) and a
+ * failure shows the child's acks, last lines and stderr.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import * as SqlRaftStorage from "../../../../../layers/raft/storage/sql/SqlRaftStorage.js"
+import { type StartedProcess, startProcess, tail } from "../../../../support/proc.js"
+import { waitFor } from "../../../../support/waitFor.js"
 
 const root = resolve(import.meta.dirname, "../../../../..")
 const child = resolve(import.meta.dirname, "crash-child.ts")
 const ROUNDS = 5
 const SEED = 20261122
+/**
+ * A round's first acks: the child's start (tsx compiles the sources: 1–2 s idle, several times
+ * that on busy cores), an election among three in-process voters, then up to 400 commits.
+ */
+const ROUND_ACKS_MS = 60_000
+/** The verification run: the same start, an election, one commit and a replay of the log. */
+const VERIFY_MS = 60_000
+/** A SIGKILLed child is gone at once; its pipes drain in milliseconds. */
+const EXIT_MS = 10_000
 
 /** mulberry32: a seeded PRNG, so the kill moments are the same on every run. */
 const prng = (seed: number) => () => {
@@ -30,52 +41,32 @@ const prng = (seed: number) => () => {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296
 }
 
-interface Child {
-  readonly proc: ChildProcess
-  readonly lines: Array<string>
-  stderr: string
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-}
+/**
+ * One child run. A child starts with tsx compiling the voters' sources (a few seconds of CPU),
+ * then elects and commits; on a busy 2-core machine that start is the slow part.
+ */
+const start = (mode: "run" | "verify", dir: string, tag: string): StartedProcess =>
+  startProcess(process.execPath, ["--import", "tsx", child, mode, dir, tag], { cwd: root })
 
-const start = (mode: "run" | "verify", dir: string, tag: string): Child => {
-  const proc = spawn(process.execPath, ["--import", "tsx", child, mode, dir, tag], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
-  const c: Child = {
-    proc,
-    lines: [],
-    stderr: "",
-    // "close", not "exit": it fires once stdout and stderr are drained, so no line arrives after it.
-    exited: new Promise((done) => proc.on("close", (code, signal) => done({ code, signal })))
-  }
-  let partial = ""
-  proc.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-    const parts = (partial + chunk).split("\n")
-    partial = parts.pop()!
-    c.lines.push(...parts)
-  })
-  proc.stderr!.setEncoding("utf8").on("data", (chunk: string) => (c.stderr += chunk))
-  return c
-}
+/** The child's state for failure messages: acks so far, its last lines, the end of its stderr. */
+const showChild = (c: StartedProcess) => () =>
+  `${acksOf(c.lines).length} acks; last lines ${JSON.stringify(c.lines.slice(-3))}; stderr: ${tail(c.stderr(), 2048) || "(empty)"}`
 
-/** Resolves when `predicate` holds, polling every 5 ms; rejects after `ms` or if the child exits. */
-const waitFor = async (c: Child, predicate: () => boolean, ms: number, what: string) => {
-  const deadline = Date.now() + ms
-  let exited: unknown = undefined
-  void c.exited.then((e) => (exited = e))
-  while (!predicate()) {
-    if (exited !== undefined) {
-      throw new Error(
-        `the child exited (${JSON.stringify(exited)}) while waiting for ${what}; last lines: ${
-          JSON.stringify(c.lines.slice(-3))
-        }; stderr:\n${c.stderr}`
-      )
+/** Waits until `predicate` holds for the child's output; gives up at once if the child exits. */
+const waitForChild = (c: StartedProcess, predicate: () => boolean, timeoutMs: number, what: string) =>
+  waitFor(() => undefined, predicate, {
+    what,
+    timeoutMs,
+    show: showChild(c),
+    abortIf: () => {
+      const e = c.exit()
+      return e === undefined ? undefined : `the child exited (${JSON.stringify(e)})`
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}; stderr:\n${c.stderr}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
+  })
 
-const withTimeout = <A>(p: Promise<A>, ms: number, what: string) =>
-  Promise.race([p, new Promise<never>((_, fail) => setTimeout(() => fail(new Error(`timed out: ${what}`)), ms))])
+/** Waits (bounded) for the child to exit and returns how. */
+const awaitExit = async (c: StartedProcess, timeoutMs: number, what: string) =>
+  (await waitFor(() => c.exit(), (e) => e !== undefined, { what, timeoutMs, show: () => showChild(c)() }))!
 
 const acksOf = (lines: ReadonlyArray<string>) =>
   lines.filter((l) => l.startsWith("ack ")).map((l) => {
@@ -105,12 +96,12 @@ describe("crash consistency (real processes, SIGKILL)", () => {
         try {
           // Kill somewhere between the 1st and ~the 400th acknowledgement of the round.
           const minAcks = 1 + Math.floor(random() * 400)
-          await waitFor(c, () => acksOf(c.lines).length >= minAcks, 20_000, `${minAcks} acks in round ${round}`)
-          c.proc.kill("SIGKILL")
-          const exit = await withTimeout(c.exited, 10_000, "the killed child to exit")
+          await waitForChild(c, () => acksOf(c.lines).length >= minAcks, ROUND_ACKS_MS, `${minAcks} acks in round ${round}`)
+          c.kill("SIGKILL")
+          const exit = await awaitExit(c, EXIT_MS, "the killed child to exit")
           expect(exit.signal).toBe("SIGKILL")
         } finally {
-          c.proc.kill("SIGKILL")
+          c.kill("SIGKILL")
         }
         const round_acks = acksOf(c.lines)
         expect(round_acks.length).toBeGreaterThan(0)
@@ -134,11 +125,11 @@ describe("crash consistency (real processes, SIGKILL)", () => {
       // A final clean run replays the committed log: every acknowledged entry is in it, in place.
       const v = start("verify", dir, "verify-marker")
       try {
-        await waitFor(v, () => v.lines.includes("done"), 30_000, "the verification run")
-        const exit = await withTimeout(v.exited, 10_000, "the verification run to exit")
+        await waitForChild(v, () => v.lines.includes("done"), VERIFY_MS, "the verification run")
+        const exit = await awaitExit(v, EXIT_MS, "the verification run to exit")
         expect(exit.code).toBe(0)
       } finally {
-        v.proc.kill("SIGKILL")
+        v.kill("SIGKILL")
       }
       const committed = new Map<number, string>()
       for (const l of v.lines.filter((x) => x.startsWith("entry "))) {
@@ -150,7 +141,7 @@ describe("crash consistency (real processes, SIGKILL)", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
-    // ~30 s on an idle 2-core machine; the bound leaves room for a loaded one (every wait inside
-    // is bounded too, so a failure never hangs).
-  }, 150_000)
+    // ~30 s on an idle 2-core machine. The bound is the sum of the waits inside (each bounded
+    // and reporting what it saw), so an inner wait always speaks first.
+  }, ROUNDS * (ROUND_ACKS_MS + EXIT_MS) + VERIFY_MS + EXIT_MS + 30_000)
 })
