@@ -20,7 +20,12 @@ export interface HostInfo {
 /** Counters the host reports after a phase (the subset the benchmark prints). */
 export interface HostFigures {
   readonly relayed: number
+  /** Times a connection was paused for exceeding the host's default per-connection rate. */
+  readonly rateLimited: number
+  /** Frames handled in a later turn because their connection used its `maxFramesPerTurn`. */
+  readonly deferredFrames: number
   readonly slowConsumers: number
+  readonly droppedSlowConsumer: number
   readonly heartbeatTimeouts: number
   readonly droppedNoPeer: number
   readonly droppedOverBudget: number
@@ -32,16 +37,26 @@ export interface HostFigures {
  */
 const ROOM_CAPACITY = 1_100
 
-/** Starts the host on loopback, on a free port, with default limits except the room size. */
+/**
+ * Starts the host on loopback, on a free port, with default limits (rate limits included) except
+ * the room size and the connection counts, which every member reaches from 127.0.0.1.
+ */
 export const startHost = (): Effect.Effect<HostInfo & { readonly figures: () => HostFigures }, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const host = yield* WebSocketHost.make({ roomCapacity: ROOM_CAPACITY, maxConnections: ROOM_CAPACITY + 64 }).pipe(Effect.orDie)
+    const host = yield* WebSocketHost.make({
+      roomCapacity: ROOM_CAPACITY,
+      maxConnections: ROOM_CAPACITY + 64,
+      maxConnectionsPerAddress: ROOM_CAPACITY + 64
+    }).pipe(Effect.orDie)
     return {
       url: host.url,
       serverPeerId: host.serverPeerId,
       figures: () => ({
         relayed: host.counters.relayed,
+        rateLimited: host.counters.rateLimited,
+        deferredFrames: host.counters.deferredFrames,
         slowConsumers: host.counters.slowConsumers,
+        droppedSlowConsumer: host.counters.droppedSlowConsumer,
         heartbeatTimeouts: host.counters.heartbeatTimeouts,
         droppedNoPeer: host.counters.droppedNoPeer,
         droppedOverBudget: host.counters.droppedOverBudget

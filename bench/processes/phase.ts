@@ -168,6 +168,8 @@ export const runPhase = (spec: PhaseSpec): Effect.Effect<PhaseResult, ChildError
         main_runqueue_wait_pct: host.probes.main_runqueue_wait_pct,
         rss_peak_mib: host.probes.rss_peak_mib,
         relayed: host.counters.relayed,
+        rate_limited: host.counters.rateLimited,
+        deferred_frames: host.counters.deferredFrames,
         slow_consumers: host.counters.slowConsumers
       },
       load1_start: load1Start,
