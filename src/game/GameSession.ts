@@ -95,7 +95,8 @@ export const withSession = <A, E>(
 export const startNode = (
   parts: SessionParts,
   cluster: ClusterConfig,
-  options: GameOptions
+  options: GameOptions,
+  joinVia?: ReadonlyArray<string>
 ): Effect.Effect<RaftNode, RaftNodeStartError, Scope.Scope> =>
   Effect.gen(function*() {
     const storage = options.storage ?? (yield* InMemoryRaftStorage.make())
@@ -104,7 +105,8 @@ export const startNode = (
       transport: SeamRaftTransport.fromSeam(parts.channels.raft),
       storage,
       ...(options.config === undefined ? {} : { config: options.config }),
-      ...(options.identity === undefined ? {} : { identity: options.identity })
+      ...(options.identity === undefined ? {} : { identity: options.identity }),
+      ...(joinVia === undefined ? {} : { joinVia })
     })
   })
 

@@ -17,7 +17,7 @@
  * may still commit after a restart and must not look like a second writer.
  */
 import type { ClientId, DedupKey } from "../../../services/raft/ClientId.js"
-import { AUTO_PREFIX } from "../../../services/raft/ClientId.js"
+import { autoClientId } from "../../../services/raft/ClientId.js"
 import type { CommandEntry, LogEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
@@ -279,6 +279,6 @@ export const checkCollision = (core: RaftCore, entry: LogEntry): void => {
 
 const hex8 = (n: number): string => n.toString(16).padStart(8, "0")
 
-/** `auto:<nodeId>-<16 hex>`, the same shape the shell mints at start-up. */
+/** `auto:<family>-<16 hex>`, the same shape the shell mints at start-up (`autoClientId`). */
 export const mintAutoId = (core: RaftCore): ClientId =>
-  `${AUTO_PREFIX}${core.id}-${hex8(core.rng.nextU32())}${hex8(core.rng.nextU32())}` as ClientId
+  autoClientId(core.id, `${hex8(core.rng.nextU32())}${hex8(core.rng.nextU32())}`)

@@ -18,7 +18,7 @@ import type { RaftNodeFailure } from "../../../services/raft/RaftNode.js"
 import type { Ready } from "../core/Ready.js"
 import { Callers } from "./Callers.js"
 import { answer, toResult } from "./Inputs.js"
-import type { Cut, Input, ProposeInput, ProposeResult } from "./Inputs.js"
+import type { Input, ProposeInput, ProposeResult } from "./Inputs.js"
 import type { Mailbox } from "./Mailbox.js"
 import { changeResult } from "./MembershipRequests.js"
 import type { ChangeResult } from "./MembershipRequests.js"
@@ -127,13 +127,6 @@ export class Calls {
     })
   }
 
-  /** The replay point for `committedFrom` (empty and final once closed). */
-  cut(fromIndex: number): Effect.Effect<Cut> {
-    return Effect.async<Cut>((resume) => {
-      if (this.closed) return resume(Effect.succeed({ items: [], upTo: Infinity }))
-      this.mailbox.push({ _tag: "Cut", fromIndex, resume: (c) => resume(Effect.succeed(c)) })
-    })
-  }
 
   /** Completes with the error the node failed with (fail-stop). */
   readonly awaitFailure: Effect.Effect<RaftNodeFailure> = Effect.async<RaftNodeFailure>((resume) => {
@@ -215,7 +208,6 @@ export class Calls {
     this.changes.clear()
     for (const input of this.mailbox.takeAll()) {
       if (input._tag === "Propose") answer(input, Effect.fail(closedNotLeader()))
-      if (input._tag === "Cut") input.resume({ items: [], upTo: Infinity })
       if (input._tag === "Read" || input._tag === "Transfer") input.waiter.rejectClosed()
       if (input._tag === "ChangeMembership") input.resume(Effect.fail(closedNotLeader()))
     }

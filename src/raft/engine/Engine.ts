@@ -21,7 +21,7 @@ import { Effect, Option } from "effect"
 import { decodeRaftMessage } from "../../codec/raft/RaftCodec.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import { ClientIdCollision, PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
-import type { RaftNodeFailure } from "../../../services/raft/RaftNode.js"
+import type { RaftHealth, RaftNodeFailure } from "../../../services/raft/RaftNode.js"
 import type { RaftStorage } from "../../../services/raft/RaftStorage.js"
 import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
 import type { RaftTransport } from "../../../services/raft/RaftTransport.js"
@@ -44,7 +44,7 @@ import type { FrameSource, RaftTransportFastPath } from "../../../services/raft/
 import { WakeTimer } from "./WakeTimer.js"
 import { toWriteBatch } from "./WriteBatch.js"
 
-export type { Cut, Input, ProposeInput } from "./Inputs.js"
+export type { Input, ProposeInput } from "./Inputs.js"
 export type { Surfaces } from "./Publisher.js"
 export { toWriteBatch } from "./WriteBatch.js"
 
@@ -193,8 +193,7 @@ export class Engine {
       const send = this.outbox.send(messages[i]!)
       if (send !== undefined) return Effect.flatMap(send, () => later(this.deliver(ready, i + 1)))
     }
-    const publishing = this.publisher.committed(ready)
-    if (publishing !== undefined) return Effect.flatMap(publishing, () => later(this.resolve(ready)))
+    this.publisher.committed()
     return this.resolve(ready)
   }
 
@@ -282,13 +281,26 @@ export class Engine {
       case "Peers":
         core.peersChanged(input.peers, now)
         return
-      case "Cut": {
-        // Everything emitted so far has been published (publication ends each turn), so the live
-        // subscription the caller holds sees exactly what comes after `lastEmitted`.
-        // At or below the compaction floor it starts with `Install(latest snapshot)`.
-        input.resume(core.committedFrom(input.fromIndex))
-        return
-      }
+    }
+  }
+
+  /** The node's health now (see `RaftHealth`). */
+  health(): RaftHealth {
+    const c = this.core
+    const w = c.wedge
+    const s = w.suspected
+    const stopped = this.calls.closed
+    return {
+      node: c.id,
+      role: stopped ? "Follower" : c.role,
+      term: c.term,
+      leader: stopped ? null : c.leader ?? null,
+      commitIndex: c.commitIndex,
+      appliedIndex: this.publisher.feed.through,
+      lastAppliedAdvanceAt: w.appliedAt,
+      leaderCommitIndex: c.role === "Leader" ? c.commitIndex : w.leaderCommit,
+      wedge: s === undefined ? null : { reason: s.reason, since: s.since, leader: s.leader ?? null, leaderTerm: s.leaderTerm },
+      stopped
     }
   }
 
