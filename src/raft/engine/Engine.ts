@@ -24,6 +24,7 @@ import { ClientIdCollision, PayloadTooLarge } from "../../../services/raft/RaftE
 import type { RaftHealth, RaftNodeFailure } from "../../../services/raft/RaftNode.js"
 import type { RaftStorage } from "../../../services/raft/RaftStorage.js"
 import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
+import type { RaftMetric } from "../../../services/raft/RaftTrace.js"
 import type { RaftTransport } from "../../../services/raft/RaftTransport.js"
 import type { RaftCore } from "../core/RaftCore.js"
 import type { Ready } from "../core/Ready.js"
@@ -56,6 +57,15 @@ export { toWriteBatch } from "./WriteBatch.js"
  * this never fires there (and `sleep(0)` would not wait anyway).
  */
 const MACROTASK_YIELD_MS = 10
+
+/** The `WedgeSuspected` metric among a turn's metrics, if any (rare: scanned, not indexed). */
+const wedgeOf = (metrics: ReadonlyArray<RaftMetric>): Extract<RaftMetric, { _tag: "WedgeSuspected" }> | undefined => {
+  for (let i = 0; i < metrics.length; i++) {
+    const m = metrics[i]!
+    if (m._tag === "WedgeSuspected") return m
+  }
+  return undefined
+}
 
 export class Engine {
   readonly mailbox = new Mailbox<Input>()
@@ -199,13 +209,43 @@ export class Engine {
 
   /** Completes the callers `ready` resolved, publishes its trace and metrics, and moves on. */
   private resolve(ready: Ready): Step {
-    this.calls.resolve(ready, this.core.now)
+    const core = this.core
+    this.calls.resolve(ready, core.now, this.publisher.feed.through, core.metering, core.cfg.slowProposeThreshold)
+    const slow = this.calls.slow
+    if (slow.length > 0) {
+      const threshold = core.cfg.slowProposeThreshold
+      const warn = Effect.forEach(
+        slow.splice(0),
+        ({ elapsedMs, index }) =>
+          Effect.logWarning(`slow proposal: index ${index} committed ${elapsedMs} ms after it was proposed (slowProposeThreshold ${threshold} ms)`).pipe(
+            Effect.annotateLogs({ node: core.id, index, elapsedMs })
+          ),
+        { discard: true }
+      )
+      return Effect.flatMap(warn, () => later(this.publishTrace(ready)))
+    }
+    return this.publishTrace(ready)
+  }
+
+  private publishTrace(ready: Ready): Step {
     const tracing = this.publisher.trace(ready.trace)
     if (tracing !== undefined) return Effect.flatMap(tracing, () => later(this.publishMetrics(ready)))
     return this.publishMetrics(ready)
   }
 
   private publishMetrics(ready: Ready): Step {
+    const wedge = wedgeOf(ready.metrics)
+    if (wedge !== undefined) {
+      const warn = Effect.logWarning(
+        `suspected wedge (${wedge.reason}): leader ${wedge.leader ?? "unknown"} at term ${wedge.leaderTerm}, ` +
+          `our term ${wedge.term}, commit ${wedge.commitIndex}, applied ${wedge.appliedIndex}`
+      ).pipe(Effect.annotateLogs({ node: this.core.id, reason: wedge.reason }))
+      return Effect.flatMap(warn, () => later(this.publishMetricEvents(ready)))
+    }
+    return this.publishMetricEvents(ready)
+  }
+
+  private publishMetricEvents(ready: Ready): Step {
     const publishing = this.publisher.metrics(ready.metrics)
     if (publishing !== undefined) return Effect.flatMap(publishing, () => later(this.next(ready)))
     return this.next(ready)
