@@ -313,6 +313,8 @@ export class RaftCore {
     }
     if (this.role === "Leader" && this.isSoleVoter) Replication.maybeCommit(this)
     emitCommitted(this)
+    // Latch the point from which our client id's history is known (collision evidence after it).
+    if (this.collisions.knownThrough === undefined) DedupCache.historyKnown(this)
     Wedge.onTurnEnd(this)
     const out = this.ready
     this.ready = done !== undefined && done !== out ? done.reset() : new Ready()
