@@ -72,6 +72,8 @@ export interface SimObserver {
   /** After every processing step of a node (invariants that look at the whole state). */
   readonly onStep?: (node: SimNode) => void
   readonly onStart?: (node: SimNode) => void
+  /** A frame from `from` was handled by `node`, whose term was `termBefore` (adversary checks). */
+  readonly onDelivered?: (node: SimNode, from: NodeId, message: RaftMessage, termBefore: number) => void
 }
 
 export interface SimClusterOptions {
@@ -103,6 +105,11 @@ export class SimCluster {
   readonly nodes = new Map<NodeId, SimNode>()
   readonly network: SimNetwork
   readonly observers: Array<SimObserver> = []
+  /**
+   * Drops a due message instead of delivering it (the adversary withdraws a forged frame whose
+   * sender became a member of its target meanwhile: a lying member is out of scope).
+   */
+  dropDue: ((m: InFlight) => boolean) | undefined = undefined
   private readonly coreSeeds: SimRandom
   private readonly diskRandom: SimRandom
   private readonly snapshotRandom: SimRandom
@@ -289,15 +296,20 @@ export class SimCluster {
     for (;;) {
       const m = this.network.popDue(this.now)
       if (m === undefined) return
-      const node = this.nodes.get(m.to)!
-      if (node.core === undefined) continue
+      // A reply to an adversary's forged identity reaches no simulated machine.
+      const node = this.nodes.get(m.to)
+      if (node === undefined || node.core === undefined) continue
       if (node.paused) {
         node.held.push(m)
         continue
       }
+      if (this.dropDue !== undefined && this.dropDue(m)) continue
       this.network.stats.delivered++
-      node.core.receive(m.from, m.message, this.now)
+      const core = node.core
+      const termBefore = core.term
+      core.receive(m.from, m.message, this.now)
       this.process(node)
+      for (const o of this.observers) o.onDelivered?.(node, m.from, m.message, termBefore)
     }
   }
 
