@@ -46,6 +46,8 @@ export const startCluster = (options: {
   readonly maxPayloadBytes?: number
   /** Per-node client identity (default `Auto`). */
   readonly identities?: Readonly<Record<string, ClientIdentity>>
+  /** Per-node disks to start from (default: empty ones), e.g. prefilled through the storage API. */
+  readonly disks?: Readonly<Record<string, InMemoryRaftStorage.Disk>>
 }) =>
   Effect.gen(function*() {
     const loom = yield* InMemoryLoom.make({
@@ -83,7 +85,7 @@ export const startCluster = (options: {
         return { node, scope }
       })
     for (const id of options.ids) {
-      const disk = InMemoryRaftStorage.Disk.make()
+      const disk = options.disks?.[id] ?? InMemoryRaftStorage.Disk.make()
       const { node, scope } = yield* boot(id, disk, true)
       nodes.push({ id, node, scope, disk, up: true })
     }
