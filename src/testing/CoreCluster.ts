@@ -17,7 +17,7 @@ import type { RaftMetric, RaftTraceEvent } from "../../services/raft/RaftTrace.j
 import type { MembershipOutcome } from "../raft/core/Membership.js"
 import type { Outcome, Ready } from "../raft/core/Ready.js"
 import { Driver } from "../raft/engine/Driver.js"
-import type { DriverInput } from "../raft/engine/Driver.js"
+import type { DriverInput, TurnBudget } from "../raft/engine/Driver.js"
 import { weighMessage } from "../raft/engine/FrameWeight.js"
 import type { WriteBatch } from "../../services/raft/RaftStorage.js"
 import type { IdentityKind } from "../raft/core/DedupCache.js"
@@ -57,6 +57,8 @@ export interface CoreClusterOptions {
    * `bootstrap`, the cluster's founding members.
    */
   readonly joinViaOf?: Readonly<Record<string, ReadonlyArray<string>>>
+  /** The drive loop's per-turn budget (default: the engine's). */
+  readonly budget?: TurnBudget
 }
 
 /** A rough entry size for tests that do not care about the exact codec. */
@@ -173,7 +175,7 @@ export class CoreCluster {
         this.cores.delete(id)
         this.drivers.delete(id)
       }
-    }))
+    }, this.options.budget))
   }
 
   node(id: string): RaftCore {
@@ -193,14 +195,22 @@ export class CoreCluster {
     this.paused.delete(id as NodeId)
   }
 
+  private readonly pausedAt = new Map<NodeId, number>()
+
   /** SIGSTOP: the node neither handles frames nor fires timers; frames to it wait until `resume`. */
   pause(id: string): void {
-    if (this.cores.has(id as NodeId)) this.paused.add(id as NodeId)
+    if (!this.cores.has(id as NodeId) || this.paused.has(id as NodeId)) return
+    this.paused.add(id as NodeId)
+    this.pausedAt.set(id as NodeId, this.now)
   }
 
-  /** SIGCONT: the node handles what arrived meanwhile — before any timer that fell due fires. */
+  /**
+   * SIGCONT: the node handles what arrived meanwhile before any timer that fell due fires, and its
+   * deposing timers get a fresh window (as the engine does after a stall: `Driver.stalled`).
+   */
   resume(id: string): void {
-    this.paused.delete(id as NodeId)
+    if (!this.paused.delete(id as NodeId)) return
+    this.drivers.get(id as NodeId)?.stalled(this.now, this.now - (this.pausedAt.get(id as NodeId) ?? this.now))
     this.process()
   }
 

@@ -187,6 +187,32 @@ export class Driver<F, I extends DriverInput, E = never> {
     return c.role === "Leader" ? c.checkQuorumDeadline : c.isVoter ? c.electionDeadline : Infinity
   }
 
+  /** When `stalled` last gave the deposing timers a fresh window. */
+  private lastGrace = -Infinity
+
+  /**
+   * The owner was not running for `ms` until `now`: a stall (GC, a long turn, the machine not
+   * scheduling the process, SIGSTOP). Silence while we were not listening is no evidence that our
+   * peers are gone, and when the whole cluster stalled at once (the same log growth, the same
+   * overloaded machine) their frames are not even in the socket yet: the timers that would depose
+   * someone — a leader's CheckQuorum, a voter's election timeout — get a fresh window of
+   * `electionTimeoutMin` from now (a leader still heartbeats at once). At most once per
+   * `electionTimeoutMax`, so a node that stalls without end still times out. Liveness only:
+   * safety never depends on timing.
+   */
+  stalled(now: number, ms: number): void {
+    const c = this.core
+    if (ms <= 0 || now - this.lastGrace < c.cfg.electionTimeoutMax) return
+    this.lastGrace = now
+    const until = now + c.cfg.electionTimeoutMin
+    // The core's timer fields (`Timers.ts`); only deadlines already armed are moved.
+    if (c.role === "Leader") {
+      if (c.checkQuorumDeadline < until) c.checkQuorumDeadline = until
+    } else if (c.isVoter && c.electionDeadline < until) {
+      c.electionDeadline = until
+    }
+  }
+
   // ------------------------------------------------------------ the loop
 
   /**

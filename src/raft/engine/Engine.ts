@@ -9,7 +9,10 @@
  * a timer that deposes someone is due (a leader's CheckQuorum, a voter's election timeout) it
  * yields one macrotask first: after a stall of the process — its own work, GC, or the machine not
  * running it — the followers' acknowledgements (the leader's heartbeats) are still in the socket,
- * and the event loop runs due timers before it polls for I/O.
+ * and the event loop runs due timers before it polls for I/O. And when the fiber itself ran late
+ * (it woke long after its deadline, a yield or a turn took long: `noteGap`), it tells the loop
+ * (`Driver.stalled`), which gives those timers a fresh window: a stall is no evidence that the
+ * peers are gone.
  *
  * Performance rules (docs/ARCHITECTURE.md, "Raft") and how they are met here:
  * - callers wait through `Effect.async` callbacks kept in plain structures, watched through their
@@ -267,6 +270,11 @@ export class Engine {
     const driver = this.driver
     const timer = new WakeTimer(this.doorbell, clock)
     this.publisher.state()
+    const stallMs = Math.max(20, this.core.cfg.electionTimeoutMin / 3)
+    /** A gap longer than `stallMs` between when the fiber expected to run and when it did is a stall. */
+    const noteGap = (expectedAt: number, now: number) => {
+      if (now - expectedAt > stallMs) driver.stalled(now, now - expectedAt)
+    }
     let busySince = clock.unsafeCurrentTimeMillis()
     /** The deposing deadline the engine last yielded to I/O for (once per deadline). */
     let polledFor = -1
@@ -274,26 +282,35 @@ export class Engine {
       this.doorbell.clear()
       let now = clock.unsafeCurrentTimeMillis()
       if (!this.hasInput() && driver.nextDeadline() > now) {
-        yield* timer.park(driver.nextDeadline())
+        const deadline = driver.nextDeadline()
+        yield* timer.park(deadline)
         now = clock.unsafeCurrentTimeMillis()
+        noteGap(deadline, now)
         busySince = now
         if (!this.hasInput() && driver.nextDeadline() > now) continue
       } else if (now - busySince >= MACROTASK_YIELD_MS) {
         yield* Effect.sleep(0)
         busySince = clock.unsafeCurrentTimeMillis()
+        noteGap(now, busySince)
       } else {
         yield* Effect.yieldNow()
+        noteGap(now, clock.unsafeCurrentTimeMillis())
       }
       const deposing = driver.deposingDeadline()
       if (deposing <= clock.unsafeCurrentTimeMillis() && deposing !== polledFor) {
         // Read the sockets before a timer that deposes someone fires (see the module comment).
         polledFor = deposing
+        const before = clock.unsafeCurrentTimeMillis()
         yield* Effect.sleep(0)
+        noteGap(before, clock.unsafeCurrentTimeMillis())
       }
       const frames = this.frames
       if (frames !== undefined && frames.pending() > 0) frames.drain(driver.deliver)
+      const started = clock.unsafeCurrentTimeMillis()
       driver.turn()
       if (this.effects.length > 0 || this.pendingWrite !== undefined) yield* this.finishStep
+      // A turn (with its write) that ran this long was a stall for everyone waiting on us.
+      noteGap(started, clock.unsafeCurrentTimeMillis())
     }
   })
 

@@ -61,6 +61,7 @@ export interface SimNode {
   storage: RaftStorageShape
   sm: KvStateMachine
   paused: boolean
+  pausedAt: number
   /** Messages that arrived while paused, delivered in order on resume (SIGSTOP keeps the inbox). */
   held: Array<InFlight>
   incarnation: number
@@ -185,6 +186,7 @@ export class SimCluster {
       storage: disk.open(),
       sm: new KvStateMachine(),
       paused: false,
+      pausedAt: 0,
       held: [],
       incarnation: 0,
       bootstrap,
@@ -368,13 +370,18 @@ export class SimCluster {
   /** SIGSTOP: no timers, no processing; messages to it wait until `resume`. */
   pause(id: string): void {
     const node = this.node(id)
-    if (node.core !== undefined) node.paused = true
+    if (node.core !== undefined && !node.paused) {
+      node.paused = true
+      node.pausedAt = this.now
+    }
   }
 
   resume(id: string): void {
     const node = this.node(id)
     if (!node.paused) return
     node.paused = false
+    // As the engine notices a stall of its process (`Driver.stalled`).
+    node.driver?.stalled(this.now, this.now - node.pausedAt)
     const held = node.held
     node.held = []
     for (const m of held) this.network.defer(m, this.now)
