@@ -25,14 +25,11 @@
  * mistakes it for a duplicate. Moving an id is safe once the old holder stopped writing; a write
  * by the old holder after the new one caught up is a collision.
  */
-import type { ClientId, DedupKey } from "../../../services/raft/ClientId.js"
-import { autoClientId } from "../../../services/raft/ClientId.js"
-import type { CommandEntry, LogEntry } from "../../../services/raft/LogEntry.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
+import type { ClientId, DedupKey } from "./Ids.js"
+import { autoClientId } from "./Ids.js"
+import type { CommandEntry, LogEntry } from "./Entries.js"
+import type { NodeId } from "./Ids.js"
 
-// Read once: every property read of a `Data.taggedEnum` builds a fresh constructor.
-const ClientIdReminted = RaftTraceEvent.ClientIdReminted
 import type { RaftCore } from "./RaftCore.js"
 
 /** Who waits for a proposal: a local caller, or a peer's forward. */
@@ -307,7 +304,7 @@ export const checkCollision = (core: RaftCore, entry: LogEntry): void => {
       const previous = core.clientId
       core.clientId = mintAutoId(core)
       core.serial = 0
-      core.trace(ClientIdReminted({ at: core.now, node: core.id, previous, next: core.clientId }))
+      core.trace({ _tag: "ClientIdReminted", at: core.now, node: core.id, previous, next: core.clientId })
       return
     }
   }

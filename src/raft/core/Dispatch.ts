@@ -5,9 +5,9 @@
  * counted by gate, never fatal; a refused leader frame also counts towards a suspected wedge and
  * may make us ask our members who leads.
  */
-import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import type { RefusalGate } from "../../../services/raft/RaftTrace.js"
+import type { RaftMessage } from "./Messages.js"
+import type { NodeId } from "./Ids.js"
+import type { RefusalGate } from "./Events.js"
 import * as Elections from "./Elections.js"
 import * as FollowerAppend from "./FollowerAppend.js"
 import * as Forwarding from "./Forwarding.js"

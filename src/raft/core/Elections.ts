@@ -6,10 +6,9 @@
  * still hear from a live leader, so a partitioned node that comes back cannot depose a healthy
  * leader (B6). Every denial lists all failing conjuncts.
  */
-import type { PreVote, PreVoteResponse, RequestVote, RequestVoteResponse } from "../../codec/raft/RaftMessage.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
-import type { DenyReason } from "../../../services/raft/RaftTrace.js"
+import type { PreVote, PreVoteResponse, RequestVote, RequestVoteResponse } from "./Messages.js"
+import type { NodeId } from "./Ids.js"
+import type { DenyReason } from "./Events.js"
 import { allVoters, hasQuorum } from "./Quorum.js"
 import type { RaftCore } from "./RaftCore.js"
 import { adoptTerm, becomeFollower, becomeLeader, persistHardState } from "./Roles.js"
@@ -18,7 +17,7 @@ import { resetElectionTimer } from "./Timers.js"
 /** The election timer fired on a voter that is not leader. */
 export const onElectionTimeout = (core: RaftCore): void => {
   core.leader = undefined
-  core.metric(RaftMetric.ElectionTimedOut({ term: core.term }))
+  core.metric({ _tag: "ElectionTimedOut", term: core.term })
   if (core.isSoleVoter) return campaign(core, false)
   startPreVote(core)
 }
@@ -31,7 +30,7 @@ const startPreVote = (core: RaftCore): void => {
   core.preVote = { round, proposedTerm, granted: new Set([core.id]) }
   core.electionStartedAt = core.now
   resetElectionTimer(core)
-  core.trace(RaftTraceEvent.PreVoteStarted({ at: core.now, node: core.id, proposedTerm }))
+  core.trace({ _tag: "PreVoteStarted", at: core.now, node: core.id, proposedTerm })
   for (const voter of allVoters(core.config)) {
     if (voter === core.id) continue
     core.send(voter, {
@@ -55,19 +54,20 @@ export const campaign = (core: RaftCore, leadershipTransfer: boolean): void => {
   core.votes = new Set([core.id])
   if (core.electionStartedAt === 0 || !leadershipTransfer) core.electionStartedAt = core.now
   resetElectionTimer(core)
-  core.trace(RaftTraceEvent.Timeout({ at: core.now, node: core.id, newTerm: core.term }))
-  core.metric(RaftMetric.ElectionStarted({ term: core.term }))
+  core.trace({ _tag: "Timeout", at: core.now, node: core.id, newTerm: core.term })
+  core.metric({ _tag: "ElectionStarted", term: core.term })
   if (hasQuorum(core.config, (id) => core.votes.has(id))) return becomeLeader(core)
   for (const voter of allVoters(core.config)) {
     if (voter === core.id) continue
-    core.trace(RaftTraceEvent.RequestVote({
+    core.trace({
+      _tag: "RequestVote",
       at: core.now,
       from: core.id,
       to: voter,
       term: core.term,
       lastLogIndex: core.log.lastIndex,
       lastLogTerm: core.log.lastTerm
-    }))
+    })
     core.send(voter, {
       _tag: "RequestVote",
       term: core.term,
@@ -86,9 +86,9 @@ export const onPreVote = (core: RaftCore, from: NodeId, m: PreVote): void => {
   if (m.term <= core.term) reasons.push("StaleTerm")
   const granted = reasons.length === 0
   if (granted) {
-    core.trace(RaftTraceEvent.PreVoteGranted({ at: core.now, node: core.id, to: from, proposedTerm: m.term }))
+    core.trace({ _tag: "PreVoteGranted", at: core.now, node: core.id, to: from, proposedTerm: m.term })
   } else {
-    core.trace(RaftTraceEvent.PreVoteDenied({ at: core.now, node: core.id, to: from, proposedTerm: m.term, reasons }))
+    core.trace({ _tag: "PreVoteDenied", at: core.now, node: core.id, to: from, proposedTerm: m.term, reasons })
   }
   // A pre-vote changes nothing here: no term adoption, no vote recorded, no persistence.
   core.send(from, { _tag: "PreVoteResponse", term: core.term, voteGranted: granted, proposedTerm: m.term, round: m.round })
@@ -115,7 +115,7 @@ export const onRequestVote = (core: RaftCore, from: NodeId, m: RequestVote): voi
     // Stickiness: while a leader is alive, a higher-term vote request is denied WITHOUT adopting
     // its term, so a disruptive node (rejoining, removed, partitioned) cannot force a step-down.
     if (core.leaderAlive() && !m.leadershipTransfer) {
-      core.trace(RaftTraceEvent.VoteDenied({ at: core.now, from: core.id, to: from, term: m.term, reasons: ["LeaderAlive"] }))
+      core.trace({ _tag: "VoteDenied", at: core.now, from: core.id, to: from, term: m.term, reasons: ["LeaderAlive"] })
       core.send(from, { _tag: "RequestVoteResponse", term: core.term, voteGranted: false })
       return
     }
@@ -139,9 +139,9 @@ export const onRequestVote = (core: RaftCore, from: NodeId, m: RequestVote): voi
     // pre-vote round of ours still collecting answers.
     core.preVote = undefined
     resetElectionTimer(core)
-    core.trace(RaftTraceEvent.VoteGranted({ at: core.now, from: core.id, to: from, term: core.term }))
+    core.trace({ _tag: "VoteGranted", at: core.now, from: core.id, to: from, term: core.term })
   } else {
-    core.trace(RaftTraceEvent.VoteDenied({ at: core.now, from: core.id, to: from, term: m.term, reasons }))
+    core.trace({ _tag: "VoteDenied", at: core.now, from: core.id, to: from, term: m.term, reasons })
   }
   core.send(from, { _tag: "RequestVoteResponse", term: core.term, voteGranted: granted })
 }

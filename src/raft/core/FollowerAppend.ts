@@ -7,8 +7,8 @@
  * consistency check, truncation of a conflicting suffix (never of a committed entry), append, and
  * a commit index that only moves forward.
  */
-import type { AppendEntries } from "../../codec/raft/RaftMessage.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
+import type { AppendEntries } from "./Messages.js"
+import type { NodeId } from "./Ids.js"
 import { acceptLeaderContact, checkLeaderFrame } from "./LeaderContact.js"
 import type { RaftCore } from "./RaftCore.js"
 import { advanceCommit, appendFollower, truncateFrom } from "./LocalLog.js"

@@ -14,20 +14,16 @@
  * leader's dedup cache (or the consumer's `ClientSessionTable`) keeps that exactly-once. While
  * the transport reports the known leader gone, new proposals park instead of following it.
  */
-import type { Forward, ForwardResponse } from "../../codec/raft/RaftMessage.js"
-import type { DedupKey } from "../../../services/raft/ClientId.js"
-import type { CommandEntry, LogEntry } from "../../../services/raft/LogEntry.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
+import type { Forward, ForwardResponse } from "./Messages.js"
+import type { DedupKey } from "./Ids.js"
+import type { CommandEntry, LogEntry } from "./Entries.js"
+import type { NodeId } from "./Ids.js"
 import { HEADER_RESERVE } from "./constants.js"
 import * as DedupCache from "./DedupCache.js"
 import type { RaftCore } from "./RaftCore.js"
 import { appendLocal } from "./LocalLog.js"
 import * as Transfer from "./Transfer.js"
 
-// Read once: every property read of a `Data.taggedEnum` builds a fresh constructor (per proposal here).
-const ClientRequest = RaftTraceEvent.ClientRequest
-const ProposeAccepted = RaftMetric.ProposeAccepted
 
 /** A proposal waiting for a leader (or, under a `Durable` id, for its history: unstamped). */
 export interface Parked {
@@ -146,8 +142,8 @@ const appendAsLeader = (
   DedupCache.noteAppended(core, entry)
   if ("local" in origin) core.pendingLocal.set(index, origin.local)
   else core.pendingForwarded.set(index, origin)
-  if (core.tracing) core.trace(ClientRequest({ at: core.now, node: core.id, index, term: core.term }))
-  if (core.metering) core.metric(ProposeAccepted({ logIndex: index, term: core.term }))
+  if (core.tracing) core.trace({ _tag: "ClientRequest", at: core.now, node: core.id, index, term: core.term })
+  if (core.metering) core.metric({ _tag: "ProposeAccepted", logIndex: index, term: core.term })
 }
 
 const sendForward = (core: RaftCore, p: { readonly handle: number; readonly command: Uint8Array; readonly dedupKey: DedupKey }, leader: NodeId): void => {

@@ -7,7 +7,7 @@
  * Split in two so a handler can run its own "would this frame contradict what I know is
  * committed?" check between them: a refused frame must not move our term, pin or lease.
  */
-import type { NodeId } from "../../../services/raft/NodeId.js"
+import type { NodeId } from "./Ids.js"
 import type { RaftCore } from "./RaftCore.js"
 import { adoptTerm, becomeFollower } from "./Roles.js"
 import { resetElectionTimer } from "./Timers.js"

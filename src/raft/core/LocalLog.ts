@@ -4,16 +4,13 @@
  * log, else the snapshot's, else bootstrap — §6 "effective membership"), and the commit index,
  * which only moves forward and whose entries go to the consumer through `Ready.committed`.
  */
-import type { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
-import type { LogEntry } from "../../../services/raft/LogEntry.js"
-import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
+import type { ConfigPayload } from "./Entries.js"
+import type { LogEntry } from "./Entries.js"
 import * as DedupCache from "./DedupCache.js"
 import * as Forwarding from "./Forwarding.js"
 import * as Membership from "./Membership.js"
 import type { RaftCore } from "./RaftCore.js"
 
-// Read once: every property read of a `Data.taggedEnum` builds a fresh constructor.
-const AdvanceCommitIndex = RaftTraceEvent.AdvanceCommitIndex
 
 /** Appends one entry as leader (durable at the end of the turn, replicated at takeReady). */
 export const appendLocal = (core: RaftCore, entry: LogEntry): void => {
@@ -59,7 +56,7 @@ export const recomputeConfig = (core: RaftCore): void => {
 /** Moves the commit index forward (never back). */
 export const advanceCommit = (core: RaftCore, index: number): void => {
   if (index <= core.commitIndex) return
-  if (core.tracing) core.trace(AdvanceCommitIndex({ at: core.now, node: core.id, old: core.commitIndex, new: index }))
+  if (core.tracing) core.trace({ _tag: "AdvanceCommitIndex", at: core.now, node: core.id, old: core.commitIndex, new: index })
   core.commitIndex = index
 }
 

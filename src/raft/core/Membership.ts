@@ -17,12 +17,9 @@
  * voter only through such a change. A joiner started with no voters and itself as a learner
  * catches up from whichever leader adds it.
  */
-import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
-import { idProblem } from "../../../services/IdLimit.js"
-import { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
-import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
+import type { RaftMessage } from "./Messages.js"
+import type { ConfigPayload, Members } from "./Entries.js"
+import type { NodeId } from "./Ids.js"
 import { Progress } from "./Progress.js"
 import { allReplicas } from "./Quorum.js"
 import type { RaftCore } from "./RaftCore.js"
@@ -35,7 +32,7 @@ import * as Transfer from "./Transfer.js"
 /** How a `changeMembership` request ends. */
 export type MembershipOutcome =
   /** The final configuration entry committed; `config` is now in force. */
-  | { readonly _tag: "Changed"; readonly config: ClusterConfig }
+  | { readonly _tag: "Changed"; readonly config: Members }
   | { readonly _tag: "NotLeader"; readonly leader: NodeId | undefined; readonly reason: string }
   /** Another change is pending or unfinished, or this fresh leader has not committed in its term yet. Retryable. */
   | { readonly _tag: "InProgress" }
@@ -51,7 +48,7 @@ export interface MembershipResolution {
 export interface PendingChange {
   readonly handle: number
   readonly term: number
-  readonly target: ClusterConfig
+  readonly target: Members
   finalIndex: number | undefined
 }
 
@@ -62,12 +59,9 @@ const resolve = (core: RaftCore, handle: number, outcome: MembershipOutcome): vo
 const sameSet = <A>(a: ReadonlySet<A>, b: ReadonlySet<A>): boolean => a.size === b.size && [...a].every((x) => b.has(x))
 
 /** Why `target` can never be a configuration, or undefined. */
-export const invalidReason = (target: ClusterConfig): string | undefined => {
+export const invalidReason = (target: Members): string | undefined => {
+  // Ids are checked against the id limit where they enter (the API's Schemas and `RaftNode`).
   if (target.voters.size === 0) return "a configuration needs at least one voter"
-  for (const id of [...target.voters, ...target.learners]) {
-    const p = idProblem(id)
-    if (p !== undefined) return `member id ${JSON.stringify(String(id).slice(0, 64))} ${p}`
-  }
   for (const v of target.voters) if (target.learners.has(v)) return `${v} cannot be both a voter and a learner`
   return undefined
 }
@@ -76,7 +70,7 @@ export const invalidReason = (target: ClusterConfig): string | undefined => {
  * Starts a change to `target`; the outcome arrives as a `MembershipResolution` for `handle`
  * (immediately for a refusal, when the final entry commits otherwise).
  */
-export const request = (core: RaftCore, handle: number, target: ClusterConfig): void => {
+export const request = (core: RaftCore, handle: number, target: Members): void => {
   if (core.role !== "Leader") {
     return resolve(core, handle, { _tag: "NotLeader", leader: core.leader, reason: "only the leader changes membership" })
   }
@@ -103,7 +97,7 @@ export const request = (core: RaftCore, handle: number, target: ClusterConfig): 
   const current = core.config.new
   const index = core.log.lastIndex + 1
   const simple = sameSet(current.voters, target.voters)
-  const config = simple ? new ConfigPayload({ new: target }) : new ConfigPayload({ old: current, new: target })
+  const config: ConfigPayload = simple ? { new: target } : { old: current, new: target }
   core.membershipChange = { handle, term: core.term, target, finalIndex: simple ? index : undefined }
   appendLocal(core, { _tag: "Config", index, term: core.term, config })
 }
@@ -123,7 +117,7 @@ export const onTurnEnd = (core: RaftCore): void => {
   if (core.config.old !== undefined && core.configIndex <= core.commitIndex) {
     // §6: C_old,new is committed; now C_new alone.
     const index = core.log.lastIndex + 1
-    appendLocal(core, { _tag: "Config", index, term: core.term, config: new ConfigPayload({ new: core.config.new }) })
+    appendLocal(core, { _tag: "Config", index, term: core.term, config: { new: core.config.new } })
     if (core.membershipChange !== undefined) core.membershipChange.finalIndex = index
   }
   const p = core.membershipChange
@@ -169,7 +163,7 @@ export const isUnsolicitedResponse = (core: RaftCore, from: NodeId, m: RaftMessa
  */
 export const onConfigAdopted = (core: RaftCore): void => {
   const c = core.config
-  core.trace(RaftTraceEvent.ConfigChange({ at: core.now, node: core.id, index: core.configIndex, old: c.old, new: c.new }))
+  core.trace({ _tag: "ConfigChange", at: core.now, node: core.id, index: core.configIndex, old: c.old, new: c.new })
   if (core.role === "Leader") {
     const members = allReplicas(c)
     for (const id of members) {

@@ -2,8 +2,8 @@
  * Quorum arithmetic over voter sets, including the joint configuration of §6 where a decision
  * needs a majority of C_old AND of C_new. Learners are never passed in here.
  */
-import type { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
+import type { ConfigPayload } from "./Entries.js"
+import type { NodeId } from "./Ids.js"
 
 /** Scratch space of `majorityIndex` (it runs on every acknowledgement; no allocation per call). */
 let scratch: Array<number> = new Array(16).fill(0)
@@ -52,6 +52,9 @@ export const allVoters = (config: ConfigPayload): ReadonlySet<NodeId> =>
 /** Every node that must receive the log: all voters and learners of both halves. */
 export const allReplicas = (config: ConfigPayload): ReadonlySet<NodeId> => {
   const s = new Set<NodeId>([...config.new.voters, ...config.new.learners])
-  if (config.old !== undefined) for (const id of config.old.allMembers) s.add(id)
+  if (config.old !== undefined) {
+    for (const id of config.old.voters) s.add(id)
+    for (const id of config.old.learners) s.add(id)
+  }
   return s
 }

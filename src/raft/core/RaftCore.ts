@@ -9,17 +9,12 @@
  * share, the entry points the shell calls (frames, ticks, client requests), and the persistence
  * bookkeeping that enforces "no reply before the write it depends on".
  */
-import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
-import type { ClientId } from "../../../services/raft/ClientId.js"
-import { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
-import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
-import type { LogEntry } from "../../../services/raft/LogEntry.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import type { RaftConfig } from "../../../services/raft/RaftConfig.js"
-import type { RaftRole } from "../../../services/raft/RaftRole.js"
-import type { DurableState, LeaderForTerm, StoredSnapshot } from "../../../services/raft/RaftStorage.js"
-import { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
-import type { RaftMessageType, RefusalGate } from "../../../services/raft/RaftTrace.js"
+import type { DurableState, LeaderForTerm, StoredSnapshot } from "./Durable.js"
+import type { ConfigPayload, LogEntry, Members } from "./Entries.js"
+import type { RaftMetric, RaftTraceEvent, RefusalGate } from "./Events.js"
+import type { ClientId, NodeId } from "./Ids.js"
+import type { RaftMessage, RaftMessageType } from "./Messages.js"
+import type { RaftConfig, RaftRole } from "./Tuning.js"
 import { HEADER_RESERVE } from "./constants.js"
 import * as DedupCache from "./DedupCache.js"
 import * as Dispatch from "./Dispatch.js"
@@ -47,7 +42,7 @@ export interface CoreOptions {
   readonly id: NodeId
   readonly config: RaftConfig
   /** The configuration used until the log or a snapshot says otherwise. */
-  readonly bootstrap: ClusterConfig
+  readonly bootstrap: Members
   readonly durable: DurableState
   readonly rng: Prng
   readonly clientId: ClientId
@@ -162,7 +157,7 @@ export class RaftCore {
     this.now = options.now
     this.joinVia = new Set(options.joinVia ?? [])
     this.wedge = new Wedge.WedgeState(options.now)
-    this.bootstrap = new ConfigPayload({ new: options.bootstrap })
+    this.bootstrap = { new: options.bootstrap }
     this.config = this.bootstrap
     this.restore(options.durable)
     this.collisions = new DedupCache.CollisionDetector(options.identity ?? "Auto", this.term)
@@ -281,7 +276,7 @@ export class RaftCore {
   }
 
   /** Starts a membership change (§6); the outcome arrives in `Ready.membership`. See `Membership.request`. */
-  changeMembership(handle: number, target: ClusterConfig, now: number): void {
+  changeMembership(handle: number, target: Members, now: number): void {
     this.now = now
     Membership.request(this, handle, target)
   }
@@ -344,7 +339,7 @@ export class RaftCore {
 
   /** Drops a frame that failed a gate, naming the gate (never fatal). */
   refuse(from: NodeId, messageType: RaftMessageType, gate: RefusalGate): void {
-    this.trace(RaftTraceEvent.FrameRefused({ at: this.now, node: this.id, from, messageType, gate }))
-    this.metric(RaftMetric.FrameRefused({ gate }))
+    this.trace({ _tag: "FrameRefused", at: this.now, node: this.id, from, messageType, gate })
+    this.metric({ _tag: "FrameRefused", gate })
   }
 }

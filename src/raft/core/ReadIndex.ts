@@ -16,9 +16,8 @@
  * accepted only from the peer asked; a request whose peer stopped being our leader is re-sent to
  * the new one (a read is idempotent), and one made with no known leader waits for one.
  */
-import type { ReadIndexRequest, ReadIndexResponse } from "../../codec/raft/RaftMessage.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
+import type { ReadIndexRequest, ReadIndexResponse } from "./Messages.js"
+import type { NodeId } from "./Ids.js"
 import type { Progress } from "./Progress.js"
 import { allReplicas, allVoters, hasQuorum, quorumIndex } from "./Quorum.js"
 import type { RaftCore } from "./RaftCore.js"
@@ -152,7 +151,7 @@ const confirm = (core: RaftCore): void => {
     answer(core, q.origin, q.index)
     last = q.index
   }
-  if (last >= 0) core.trace(RaftTraceEvent.ReadIndexConfirmed({ at: core.now, node: core.id, readIndex: last, term: core.term }))
+  if (last >= 0) core.trace({ _tag: "ReadIndexConfirmed", at: core.now, node: core.id, readIndex: last, term: core.term })
 }
 
 const answer = (core: RaftCore, origin: ReadOrigin, index: number): void => {

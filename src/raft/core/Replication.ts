@@ -7,10 +7,9 @@
  * log. Heartbeats carry no entries in `Replicate` (prev = match, which the follower is known to
  * hold), so they never cause spurious rejections of batches still in flight.
  */
-import type { AppendEntriesResponse } from "../../codec/raft/RaftMessage.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
-import type { StepDownReason } from "../../../services/raft/RaftTrace.js"
+import type { AppendEntriesResponse } from "./Messages.js"
+import type { NodeId } from "./Ids.js"
+import type { StepDownReason } from "./Events.js"
 import type { Progress } from "./Progress.js"
 import * as DedupCache from "./DedupCache.js"
 import { allVoters, hasQuorum, quorumIndex } from "./Quorum.js"
@@ -174,13 +173,14 @@ export const onAppendEntriesResponse = (core: RaftCore, from: NodeId, m: AppendE
   const lost = m.echoedRound <= core.reads.round && pr.revealsLostEntries(m.rejectedIndex, m.echoedRound)
   if (m.rejectedIndex <= pr.match && !lost) return
   if (pr.state === "Probe" && m.rejectedIndex !== pr.next - 1) return
-  core.trace(RaftTraceEvent.AppendEntriesRejected({
+  core.trace({
+    _tag: "AppendEntriesRejected",
     at: core.now,
     from,
     to: core.id,
     conflictIndex: m.conflictIndex,
     conflictTerm: m.conflictTerm
-  }))
+  })
   // §5.3 fast backup: skip the follower's whole conflicting term at once.
   let next = m.conflictIndex
   if (m.conflictTerm > 0) {

@@ -2,10 +2,9 @@
  * Role transitions shared by every decision module: adopting a newer term (§5.1), stepping down
  * to follower (or learner), and taking office as leader (§5.2, §5.4.2).
  */
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import type { RaftRole } from "../../../services/raft/RaftRole.js"
-import { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
-import type { StepDownReason } from "../../../services/raft/RaftTrace.js"
+import type { NodeId } from "./Ids.js"
+import type { RaftRole } from "./Tuning.js"
+import type { StepDownReason } from "./Events.js"
 import * as DedupCache from "./DedupCache.js"
 import { appendLocal } from "./LocalLog.js"
 import { Progress } from "./Progress.js"
@@ -41,7 +40,7 @@ export const becomeFollower = (core: RaftCore, reason: StepDownReason, leader: N
   core.votes.clear()
   const role: RaftRole = core.isVoter ? "Follower" : "Learner"
   if (core.role !== role || wasLeader) {
-    core.trace(RaftTraceEvent.BecomeFollower({ at: core.now, node: core.id, term: core.term, reason }))
+    core.trace({ _tag: "BecomeFollower", at: core.now, node: core.id, term: core.term, reason })
   }
   core.role = role
   core.leader = leader
@@ -59,8 +58,8 @@ export const becomeLeader = (core: RaftCore): void => {
   core.progress.clear()
   const next = core.log.lastIndex + 1
   for (const peer of allReplicas(core.config)) if (peer !== core.id) core.progress.set(peer, new Progress(next))
-  core.trace(RaftTraceEvent.BecomeLeader({ at: core.now, node: core.id, term: core.term }))
-  core.metric(RaftMetric.ElectionWon({ term: core.term, elapsedMs: core.now - core.electionStartedAt }))
+  core.trace({ _tag: "BecomeLeader", at: core.now, node: core.id, term: core.term })
+  core.metric({ _tag: "ElectionWon", term: core.term, elapsedMs: core.now - core.electionStartedAt })
   core.leaderForTerm = { term: core.term, leaderId: core.id }
   core.ready.persist.leaderForTerm = core.leaderForTerm
   // §5.4.2 / thesis §6.4: commit an entry of our own term before anything else counts.

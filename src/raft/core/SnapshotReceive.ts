@@ -17,10 +17,9 @@
  * membership (unless a kept config entry above it overrides it), and hands the consumer
  * `Committed.Install` ahead of any entry committed after it.
  */
-import type { InstallSnapshot } from "../../codec/raft/RaftMessage.js"
-import type { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
+import type { InstallSnapshot } from "./Messages.js"
+import type { ConfigPayload } from "./Entries.js"
+import type { NodeId } from "./Ids.js"
 import { acceptLeaderContact, checkLeaderFrame } from "./LeaderContact.js"
 import type { RaftCore } from "./RaftCore.js"
 import { advanceCommit, recomputeConfig } from "./LocalLog.js"
@@ -107,15 +106,16 @@ const contradictsCommitted = (core: RaftCore, index: number, term: number): bool
 
 const rejectOversize = (core: RaftCore, from: NodeId, m: InstallSnapshot, ceiling: number): void => {
   if (core.reassembly?.index === m.lastIncludedIndex) core.reassembly = undefined
-  core.metric(RaftMetric.SnapshotRejectedSizeCeiling({ attemptedTotal: m.totalBytes, ceiling }))
-  core.trace(RaftTraceEvent.SnapshotRejected({
+  core.metric({ _tag: "SnapshotRejectedSizeCeiling", attemptedTotal: m.totalBytes, ceiling })
+  core.trace({
+    _tag: "SnapshotRejected",
     at: core.now,
     node: core.id,
     from,
     lastIncludedIndex: m.lastIncludedIndex,
     attemptedTotal: m.totalBytes,
     ceiling
-  }))
+  })
   reply(core, from, m.lastIncludedIndex, 0, m.round)
 }
 

@@ -16,13 +16,11 @@
  * number of bytes it holds and the leader resumes from there; a heartbeat resends the current
  * chunk rather than restarting, so a transfer interrupted by a partition resumes where it stopped.
  */
-import type { InstallSnapshotResponse } from "../../codec/raft/RaftMessage.js"
-import type { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
-import { Committed } from "../../../services/raft/LogEntry.js"
-import type { LogEntry } from "../../../services/raft/LogEntry.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import type { StoredSnapshot } from "../../../services/raft/RaftStorage.js"
-import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
+import type { InstallSnapshotResponse } from "./Messages.js"
+import type { Committed, ConfigPayload } from "./Entries.js"
+import { toCommitted } from "./Entries.js"
+import type { NodeId } from "./Ids.js"
+import type { StoredSnapshot } from "./Durable.js"
 import { HEADER_RESERVE } from "./constants.js"
 import type { Progress } from "./Progress.js"
 import type { RaftCore } from "./RaftCore.js"
@@ -56,7 +54,7 @@ export const compact = (core: RaftCore, throughIndex: number, state: Uint8Array)
     state
   }
   persistSnapshot(core, stored, true)
-  core.trace(RaftTraceEvent.Compacted({ at: core.now, node: core.id, throughIndex, throughTerm: term }))
+  core.trace({ _tag: "Compacted", at: core.now, node: core.id, throughIndex, throughTerm: term })
   return true
 }
 
@@ -122,17 +120,9 @@ export const readCommitted = (core: RaftCore, cursor: number, through: number, m
  */
 export const cut = (core: RaftCore, fromIndex: number): Cut => readCommitted(core, fromIndex, core.lastEmitted, Infinity)
 
-// Read once: every property read of a `Data.taggedEnum` builds a fresh constructor.
-const CommittedEntry = Committed.Entry
-const CommittedInternal = Committed.Internal
-
-/** `asCommitted` (LogEntry.ts) with the constructors read once: it runs for every committed entry. */
-export const toCommitted = (entry: LogEntry): Committed =>
-  entry._tag === "Command" ? CommittedEntry({ entry }) : CommittedInternal({ index: entry.index })
-
 /** The consumer-facing form of a stored snapshot. */
 export const installOf = (s: StoredSnapshot): Committed =>
-  Committed.Install({ snapshot: { throughIndex: s.meta.lastIncludedIndex, state: s.state } })
+  ({ _tag: "Install", snapshot: { throughIndex: s.meta.lastIncludedIndex, state: s.state } })
 
 // ------------------------------------------------------------------ leader: sending
 
@@ -181,14 +171,15 @@ export const sendSnapshot = (core: RaftCore, peer: NodeId, pr: Progress): void =
     round: core.reads.round
   })
   if (core.tracing) {
-    core.trace(RaftTraceEvent.InstallSnapshot({
+    core.trace({
+      _tag: "InstallSnapshot",
       at: core.now,
       from: core.id,
       to: peer,
       lastIncludedIndex: m.lastIncludedIndex,
       offset,
       done
-    }))
+    })
   }
 }
 
@@ -205,7 +196,7 @@ export const onInstallSnapshotResponse = (core: RaftCore, from: NodeId, m: Insta
   ReadIndex.onEcho(core, pr, m.echoedRound)
   if (pr.state !== "Snapshot" || m.lastIncludedIndex !== pr.snapshotIndex) return
   if (m.nextOffset >= pr.snapshotTotal) {
-    core.trace(RaftTraceEvent.InstallSnapshotAccepted({ at: core.now, from, to: core.id, lastIncludedIndex: pr.snapshotIndex }))
+    core.trace({ _tag: "InstallSnapshotAccepted", at: core.now, from, to: core.id, lastIncludedIndex: pr.snapshotIndex })
     const moved = pr.acknowledge(pr.snapshotIndex, core.reads.round)
     pr.becomeProbe()
     if (moved) Replication.maybeCommit(core)

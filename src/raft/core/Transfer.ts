@@ -12,10 +12,9 @@
  * or when this node is elected again first (`ReElected`). Once it has failed, a node still
  * leading resumes normal service.
  */
-import type { TimeoutNow } from "../../codec/raft/RaftMessage.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import type { TransferFailureReason } from "../../../services/raft/RaftErrors.js"
-import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
+import type { TimeoutNow } from "./Messages.js"
+import type { NodeId } from "./Ids.js"
+import type { TransferFailureReason } from "./Ready.js"
 import { campaign } from "./Elections.js"
 import { allVoters } from "./Quorum.js"
 import type { RaftCore } from "./RaftCore.js"
@@ -55,7 +54,7 @@ export const start = (core: RaftCore, handle: number, target: NodeId): void => {
   }
   if (core.transfer !== undefined) return fail("AlreadyInFlight")
   core.transfer = { handle, target, term: core.term, deadline: core.now + core.cfg.electionTimeoutMax, timeoutNowSent: false }
-  core.trace(RaftTraceEvent.LeadershipTransferStarted({ at: core.now, leader: core.id, target }))
+  core.trace({ _tag: "LeadershipTransferStarted", at: core.now, leader: core.id, target })
   // Replicate at the end of the turn, so a lagging target starts catching up at once.
   core.dirty = true
   maybeSendTimeoutNow(core, false)
@@ -111,7 +110,7 @@ export const onBecomeLeader = (core: RaftCore): void => {
 const abandon = (core: RaftCore, reason: "TimedOut" | "Cancelled" | "ReElected"): void => {
   const t = core.transfer!
   core.transfer = undefined
-  core.trace(RaftTraceEvent.LeadershipTransferAbandoned({ at: core.now, leader: core.id, target: t.target, reason }))
+  core.trace({ _tag: "LeadershipTransferAbandoned", at: core.now, leader: core.id, target: t.target, reason })
   core.ready.resolutions.push({ handle: t.handle, outcome: { _tag: "TransferFailed", target: t.target, reason } })
 }
 

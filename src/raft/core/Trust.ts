@@ -36,11 +36,10 @@
  * Soundness: a vouched leader is one that a member accepted under this same gate, so by
  * induction it is the genuine leader of that term (members do not lie).
  */
-import type { RaftMessage, Vouch, VouchRequest } from "../../codec/raft/RaftMessage.js"
-import type { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
-import type { RefusalGate } from "../../../services/raft/RaftTrace.js"
+import type { RaftMessage, Vouch, VouchRequest } from "./Messages.js"
+import type { ConfigPayload } from "./Entries.js"
+import type { NodeId } from "./Ids.js"
+import type { RefusalGate } from "./Events.js"
 import { isMember } from "./Membership.js"
 import type { RaftCore } from "./RaftCore.js"
 import * as Wedge from "./Wedge.js"
@@ -157,5 +156,5 @@ export const onVouch = (core: RaftCore, from: NodeId, m: Vouch): void => {
   if (leader === undefined || leader === core.id || m.term < core.term) return
   if (v.vouched !== undefined && v.vouched.term >= m.term) return
   v.vouched = { leader, term: m.term }
-  core.trace(RaftTraceEvent.LeaderVouched({ at: core.now, node: core.id, voucher: from, leader, term: m.term }))
+  core.trace({ _tag: "LeaderVouched", at: core.now, node: core.id, voucher: from, leader, term: m.term })
 }

@@ -12,9 +12,8 @@
  *
  * The suspicion clears when the applied index moves again.
  */
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
-import type { WedgeReason } from "../../../services/raft/RaftTrace.js"
+import type { NodeId } from "./Ids.js"
+import type { WedgeReason } from "./Events.js"
 import type { RaftCore } from "./RaftCore.js"
 
 /** Consecutive refused leader frames that make a wedge suspect (the original's threshold). */
@@ -51,8 +50,8 @@ const suspect = (core: RaftCore, reason: WedgeReason, leader: NodeId | undefined
   if (w.suspected !== undefined) return
   w.suspected = { reason, since: core.now, leader, leaderTerm }
   const fields = { reason, leader, leaderTerm, term: core.term, commitIndex: core.commitIndex, appliedIndex: core.lastEmitted }
-  core.metric(RaftMetric.WedgeSuspected(fields))
-  core.trace(RaftTraceEvent.WedgeSuspected({ at: core.now, node: core.id, ...fields }))
+  core.metric({ _tag: "WedgeSuspected", ...fields })
+  core.trace({ _tag: "WedgeSuspected", at: core.now, node: core.id, ...fields })
 }
 
 /** A leader frame at a term at least ours was refused at the dispatch boundary. */
@@ -82,7 +81,7 @@ export const onTurnEnd = (core: RaftCore): void => {
     w.lagSince = undefined
     if (w.suspected !== undefined) {
       w.suspected = undefined
-      core.trace(RaftTraceEvent.WedgeCleared({ at: core.now, node: core.id, appliedIndex: applied }))
+      core.trace({ _tag: "WedgeCleared", at: core.now, node: core.id, appliedIndex: applied })
     }
   }
   if (core.role === "Leader" || core.leader === undefined || w.leaderCommit <= applied) {
