@@ -1,6 +1,7 @@
 /**
  * Quorum arithmetic over voter sets, including the joint configuration of §6 where a decision
- * needs a majority of C_old AND of C_new. Learners are never passed in here.
+ * needs a majority of C_old AND of C_new (learners never count), and who belongs to a
+ * configuration. A leaf: plain functions of a configuration.
  */
 import type { ConfigPayload } from "./Entries.js"
 import type { NodeId } from "./Ids.js"
@@ -58,3 +59,20 @@ export const allReplicas = (config: ConfigPayload): ReadonlySet<NodeId> => {
   }
   return s
 }
+
+/** Is `id` a voter or learner of either half of `config`? */
+export const isMember = (config: ConfigPayload, id: NodeId): boolean =>
+  config.new.voters.has(id) || config.new.learners.has(id) ||
+  (config.old !== undefined && (config.old.voters.has(id) || config.old.learners.has(id)))
+
+/** Is `id` a voter of either half of `config`? */
+export const isVoterOf = (config: ConfigPayload, id: NodeId): boolean =>
+  config.new.voters.has(id) || (config.old !== undefined && config.old.voters.has(id))
+
+/** Whether `config` has any voter (a joiner's bootstrap has none). */
+export const hasVoters = (config: ConfigPayload): boolean =>
+  config.new.voters.size > 0 || (config.old !== undefined && config.old.voters.size > 0)
+
+/** Whether `id` is the only voter of a non-joint `config`: it needs nobody's permission to lead or commit. */
+export const isSoleVoter = (config: ConfigPayload, id: NodeId): boolean =>
+  config.old === undefined && config.new.voters.size === 1 && config.new.voters.has(id)
