@@ -128,6 +128,18 @@ export interface SimClusterOptions {
 /** Raised when a node's storage refuses a write or its restart finds corrupt state: a core bug. */
 export class SimFault extends Error {}
 
+/**
+ * Raised when a seed exceeds its step or wall-time budget (`SimCluster.limits`): a livelock (the
+ * loops never settle at one virtual instant) or a hang, reported as a failure of that seed.
+ */
+export class SimBudgetExceeded extends Error {}
+
+/** A seed's budget: processing steps, and a wall-clock deadline (`performance.now()` ms). */
+export interface SimLimits {
+  readonly maxSteps: number
+  readonly deadline: number
+}
+
 export class SimCluster {
   now = 0
   readonly nodes = new Map<NodeId, SimNode>()
@@ -148,6 +160,10 @@ export class SimCluster {
   private completionSeq = 0
   /** Every disk is made `onSync` underneath: an honest write's durability is its completion event. */
   private readonly lying: boolean
+  /** Steps taken: node loop runs and the runner's iterations (`charge`). */
+  steps = 0
+  /** The seed's budget; `undefined`: unbounded. */
+  limits: SimLimits | undefined = undefined
 
   constructor(readonly options: SimClusterOptions) {
     this.network = new SimNetwork(new SimRandom(options.seed, 1))
@@ -467,10 +483,25 @@ export class SimCluster {
     this.process(node)
   }
 
+  /**
+   * Counts one step against the seed's budget; throws `SimBudgetExceeded` past it. The clock is
+   * read every 256 steps (a step is cheap; a livelock takes millions).
+   */
+  charge(): void {
+    const limits = this.limits
+    const steps = ++this.steps
+    if (limits === undefined) return
+    if (steps > limits.maxSteps) throw new SimBudgetExceeded(`over the step budget (${limits.maxSteps} steps) at ${this.now} virtual ms`)
+    if ((steps & 255) === 0 && performance.now() > limits.deadline) {
+      throw new SimBudgetExceeded(`over the wall-time budget after ${steps} steps, at ${this.now} virtual ms`)
+    }
+  }
+
   /** Runs one node's drive loop until it has nothing left to do at this instant (or waits for a write). */
   process(node: SimNode): void {
     const driver = node.driver
     if (driver === undefined || node.paused) return
+    this.charge()
     driver.run()
     for (const o of this.observers) o.onStep?.(node)
   }

@@ -17,7 +17,8 @@ import { joiner, Operator } from "./Operator.js"
 import { Adversary } from "./Adversary.js"
 import { FaultInjector, planSeed } from "./Scenario.js"
 import type { FaultKind } from "./Scenario.js"
-import { SimCluster, SimFault } from "./SimCluster.js"
+import { SimBudgetExceeded, SimCluster, SimFault } from "./SimCluster.js"
+import { StickinessInvariant } from "./Stickiness.js"
 import { SimRandom } from "./SimRandom.js"
 import { Workload } from "./Workload.js"
 
@@ -31,7 +32,18 @@ export interface SimOptions {
   readonly checkBudget?: number
   /** Force the adversary family on or off (default: drawn from the seed, half the seeds). */
   readonly adversary?: boolean
+  /** Most processing steps the seed may take (default `DEFAULT_SEED_BUDGET.steps`). */
+  readonly maxSteps?: number
+  /** Most wall-clock ms the seed may take (default `DEFAULT_SEED_BUDGET.wallMs`). */
+  readonly maxWallMs?: number
 }
+
+/**
+ * Every seed's budget: a seed past it fails with a `Budget` violation naming the seed, so no seed
+ * hangs a run. The step budget is far above what a healthy seed takes (a few hundred thousand
+ * steps at the default 300 operations); the wall-time budget leaves room for a loaded machine.
+ */
+export const DEFAULT_SEED_BUDGET = { steps: 2_000_000, wallMs: 300_000 } as const
 
 export interface SimResult {
   readonly seed: number
@@ -50,6 +62,8 @@ export interface SimResult {
   /** Snapshots published, snapshots installed from a leader, reads served off the log, elections. */
   readonly stats: Readonly<Record<string, number>>
   readonly virtualMs: number
+  /** Processing steps the seed took (see `maxSteps`). */
+  readonly steps: number
   readonly messages: number
   readonly traceHash: string
   /** The last events before the end of the run (for a failing seed's report). */
@@ -108,6 +122,7 @@ export const runSeed = (options: SimOptions): SimResult => {
     syncChance: plan.syncChance
   })
   const invariants = new InvariantChecker(cluster)
+  const stickiness = new StickinessInvariant(cluster, invariants, SIM_RAFT_CONFIG.electionTimeoutMin)
   const membership = new MembershipInvariants(cluster, invariants)
   const operator = new Operator(
     cluster,
@@ -136,7 +151,7 @@ export const runSeed = (options: SimOptions): SimResult => {
   if (adversary !== undefined) cluster.observers.push(adversary)
   const hash = new TraceHash()
   const stats = { snapshots: 0, installs: 0 }
-  cluster.observers.push(invariants, membership, workload, operator, {
+  cluster.observers.push(invariants, stickiness, membership, workload, operator, {
     onSend: (node, to, m) => hash.add(`${cluster.now} ${node.id}→${to} ${m._tag}${"term" in m ? ` t${m.term}` : ""}`),
     onApplied: (node, item) => {
       if (item._tag === "Install") stats.installs++
@@ -155,9 +170,14 @@ export const runSeed = (options: SimOptions): SimResult => {
   const QUIET_AFTER_OPS = true
   const LIVENESS_MS = 20 * SIM_RAFT_CONFIG.electionTimeoutMax
   const HARD_STOP = 600_000
+  cluster.limits = {
+    maxSteps: options.maxSteps ?? DEFAULT_SEED_BUDGET.steps,
+    deadline: performance.now() + (options.maxWallMs ?? DEFAULT_SEED_BUDGET.wallMs)
+  }
   try {
     cluster.start()
     while (violations.length === 0) {
+      cluster.charge()
       const phaseQuiet = quietSince !== Infinity
       const next = Math.min(
         cluster.nextEventAt(),
@@ -195,9 +215,11 @@ export const runSeed = (options: SimOptions): SimResult => {
       }
     }
   } catch (e) {
-    if (!(e instanceof SimFault)) throw e
-    violations.push({ at: cluster.now, invariant: "StorageContract", detail: e.message })
+    if (e instanceof SimBudgetExceeded) violations.push({ at: cluster.now, invariant: "Budget", detail: `seed ${seed}: ${e.message}` })
+    else if (e instanceof SimFault) violations.push({ at: cluster.now, invariant: "StorageContract", detail: e.message })
+    else throw e
   }
+  cluster.limits = undefined
 
   const check = checkLinearizability(kvModel, workload.history.operations(), { maxSteps: options.checkBudget ?? 5_000_000 })
   const lin = check.result
@@ -232,6 +254,7 @@ export const runSeed = (options: SimOptions): SimResult => {
       pinnedRetries: workload.pinnedRetries
     },
     virtualMs: cluster.now,
+    steps: cluster.steps,
     messages: cluster.network.stats.sent,
     traceHash: hash.value,
     traceExcerpt: violations.length > 0 || lin === "violation" ? hash.recent : []
