@@ -4,8 +4,8 @@
  * higher term (a leadership transfer's vote request excepted: the leader asked for it). Without
  * it a node that was cut off, or hears the leader one way only, deposes a healthy leader and the
  * terms climb (B6, B10) — a liveness bug that no safety invariant sees, so it is checked directly
- * on the wire: the contact is what the voter accepted from the leader (frames it handled while
- * that node was its leader at that term), the grant is the response it sent.
+ * on the wire: the contact is a leader frame the voter accepted (it follows that leader at that
+ * term and took the frame as contact), the grant is the response it sent to that very request.
  */
 import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
@@ -47,8 +47,9 @@ export class StickinessInvariant implements SimObserver {
     switch (m._tag) {
       case "AppendEntries":
       case "InstallSnapshot":
-        // Accepted as the leader's frame: the node follows `from` at the frame's term.
-        if (core.term === m.term && core.leader === from && core.role !== "Leader") {
+        // Accepted as the leader's frame: the node follows `from` at the frame's term and took the
+        // frame as contact (a frame a gate refused, or a stale duplicate, renews nothing).
+        if (core.term === m.term && core.leader === from && core.role !== "Leader" && core.leaderContactAt === now) {
           this.contact.set(node.id, { at: now, term: m.term, leader: from })
         }
         return
