@@ -247,6 +247,13 @@ export class InvariantChecker implements SimObserver {
       if (core.log.lastIndex < before.last || (!compacted && core.log.termAt(before.last) !== before.lastTerm)) {
         this.fail("LeaderAppendOnly", `${node.id} rewrote its log while leading term ${core.term}`)
       }
+      // §5.4.2 (Figure 8): a leader commits by counting replicas only entries of its own term;
+      // earlier entries commit with them. So while it leads, its commit index only ever lands on
+      // an entry of its term (the TLA+ spec's AdvanceCommitIndex guard).
+      const at = core.commitIndex > core.log.snapshotIndex ? core.log.termAt(core.commitIndex) : core.term
+      if (core.commitIndex > prevCommit && at !== core.term) {
+        this.fail("CommitCurrentTerm", `${node.id} leading term ${core.term} committed ${prevCommit} → ${core.commitIndex}, an entry of term ${at}`)
+      }
     }
     this.leaderLog.set(node.id, { term: core.term, last: core.log.lastIndex, lastTerm: core.log.lastTerm })
   }
