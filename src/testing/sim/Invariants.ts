@@ -6,6 +6,7 @@
  */
 import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
 import type { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
+import type { Resolution } from "../../raft/core/Ready.js"
 import type { Committed, LogEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import type { WriteBatch } from "../../../services/raft/RaftStorage.js"
@@ -168,6 +169,20 @@ export class InvariantChecker implements SimObserver {
       }
     } else if (known !== key) {
       this.fail("StateMachineSafety", `${node.id} applied ${key} at ${index}, another node applied ${known}`)
+    }
+  }
+
+  /**
+   * A proposal is answered `Proposed` only with the entry of its own command: a leader that steps
+   * down answers its pending proposals (they may commit, or not), and never lets another leader's
+   * entry at the same index answer them (the client would take a write that never happened for
+   * done).
+   */
+  onResolved(node: SimNode, r: Resolution): void {
+    if (r.outcome._tag !== "Proposed") return
+    const command = this.cluster.proposed.get(r.handle)
+    if (command !== undefined && !sameBytes(command, r.outcome.entry.command)) {
+      this.fail("AnsweredWithOwnEntry", `${node.id} answered proposal ${r.handle} with entry ${r.outcome.entry.index} (term ${r.outcome.entry.term}), which holds another command`)
     }
   }
 
