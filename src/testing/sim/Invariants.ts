@@ -92,6 +92,15 @@ export class InvariantChecker implements SimObserver {
         }
       }
     }
+    // B5 (thesis §4.1 errata): a leader appends a configuration entry of its term only once an
+    // entry of its term is committed, so no earlier leader's uncommitted change can be overtaken.
+    const core = node.core
+    if (core !== undefined && core.role === "Leader" && batch.append !== undefined) {
+      const config = batch.append.find((e) => e._tag === "Config" && e.term === core.term)
+      if (config !== undefined && core.log.termAt(core.commitIndex) !== core.term) {
+        this.fail("ConfigAfterOwnTermCommit", `${node.id} appends a configuration at ${config.index} in term ${core.term} with commit ${core.commitIndex} of an earlier term`)
+      }
+    }
     const hs = batch.hardState
     if (hs !== undefined) {
       // Monotonic durable term, across restarts.
