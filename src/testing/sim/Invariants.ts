@@ -189,8 +189,13 @@ export class InvariantChecker implements SimObserver {
    */
   onResolved(node: SimNode, r: Resolution): void {
     if (r.outcome._tag !== "Proposed") return
-    const command = this.cluster.proposed.get(r.handle)
-    if (command !== undefined && !sameBytes(command, r.outcome.entry.command)) {
+    const proposed = this.cluster.proposed.get(r.handle)
+    if (proposed === undefined) return
+    const entry = r.outcome.entry
+    // A caller that pins a request id gets the entry committed under that key (§6.3), whatever
+    // its command: the key is the caller's claim.
+    const ownKey = proposed.requestId !== undefined && entry.dedupKey.requestId === proposed.requestId
+    if (!ownKey && !sameBytes(proposed.command, entry.command)) {
       this.fail("AnsweredWithOwnEntry", `${node.id} answered proposal ${r.handle} with entry ${r.outcome.entry.index} (term ${r.outcome.entry.term}), which holds another command`)
     }
   }

@@ -160,8 +160,11 @@ export class SimCluster {
   private completionSeq = 0
   /** Every disk is made `onSync` underneath: an honest write's durability is its completion event. */
   private readonly lying: boolean
-  /** handle → the command proposed under it (a `Proposed` answer must carry that command). */
-  readonly proposed = new Map<number, Uint8Array>()
+  /**
+   * handle → the command proposed under it and the request id the caller pinned, if any (a
+   * `Proposed` answer carries that command, or the entry of the pinned key).
+   */
+  readonly proposed = new Map<number, { readonly command: Uint8Array; readonly requestId: number | undefined }>()
   /** Steps taken: node loop runs and the runner's iterations (`charge`). */
   steps = 0
   /** The seed's budget; `undefined`: unbounded. */
@@ -562,7 +565,7 @@ export class SimCluster {
    * if the node is down (the client sees no answer).
    */
   propose(id: string, handle: number, command: Uint8Array, requestId?: number): boolean {
-    this.proposed.set(handle, command)
+    this.proposed.set(handle, { command, requestId })
     return this.call(id, { _tag: "Propose", handle, command, requestId })
   }
 
