@@ -18,6 +18,7 @@ import { Adversary } from "./Adversary.js"
 import { FaultInjector, planSeed } from "./Scenario.js"
 import type { FaultKind } from "./Scenario.js"
 import { SimBudgetExceeded, SimCluster, SimFault } from "./SimCluster.js"
+import { ReadQuorumInvariant } from "./ReadQuorum.js"
 import { StickinessInvariant } from "./Stickiness.js"
 import { SimRandom } from "./SimRandom.js"
 import { Workload } from "./Workload.js"
@@ -123,6 +124,7 @@ export const runSeed = (options: SimOptions): SimResult => {
   })
   const invariants = new InvariantChecker(cluster)
   const stickiness = new StickinessInvariant(cluster, invariants, SIM_RAFT_CONFIG.electionTimeoutMin)
+  const readQuorum = new ReadQuorumInvariant(cluster, invariants)
   const membership = new MembershipInvariants(cluster, invariants)
   const operator = new Operator(
     cluster,
@@ -151,7 +153,7 @@ export const runSeed = (options: SimOptions): SimResult => {
   if (adversary !== undefined) cluster.observers.push(adversary)
   const hash = new TraceHash()
   const stats = { snapshots: 0, installs: 0 }
-  cluster.observers.push(invariants, stickiness, membership, workload, operator, {
+  cluster.observers.push(invariants, stickiness, readQuorum, membership, workload, operator, {
     onSend: (node, to, m) => hash.add(`${cluster.now} ${node.id}→${to} ${m._tag}${"term" in m ? ` t${m.term}` : ""}`),
     onApplied: (node, item) => {
       if (item._tag === "Install") stats.installs++
