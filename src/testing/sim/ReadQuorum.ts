@@ -91,7 +91,9 @@ export class ReadQuorumInvariant implements SimObserver {
     if (r.outcome._tag !== "Read") return
     const asked = this.cluster.readsAsked.get(r.handle)
     // Only reads the leader confirmed itself (a follower's read is checked at its leader's fence).
-    if (asked === undefined || asked.node !== node.id || node.core?.role !== "Leader") return
+    // Asked of this node while it led this very term (a follower's read that outlived its role
+    // was confirmed by the leader it asked).
+    if (asked === undefined || asked.node !== node.id || node.core?.role !== "Leader" || asked.term !== node.core.term) return
     this.check(node, asked.at, `read ${r.handle}`)
   }
 

@@ -166,7 +166,7 @@ export class SimCluster {
    */
   readonly proposed = new Map<number, { readonly command: Uint8Array; readonly requestId: number | undefined }>()
   /** handle → where and when a read was asked (`ReadQuorum.ts`). */
-  readonly readsAsked = new Map<number, { readonly node: NodeId; readonly at: number }>()
+  readonly readsAsked = new Map<number, { readonly node: NodeId; readonly at: number; readonly term: number | undefined }>()
   /** Steps taken: node loop runs and the runner's iterations (`charge`). */
   steps = 0
   /** The seed's budget; `undefined`: unbounded. */
@@ -573,7 +573,8 @@ export class SimCluster {
 
   /** A linearizable read: `readIndex` (leader only) or a read fence (any role). */
   read(id: string, handle: number, via: "readIndex" | "readFence"): boolean {
-    this.readsAsked.set(handle, { node: id as NodeId, at: this.now })
+    const core = this.nodes.get(id as NodeId)?.core
+    this.readsAsked.set(handle, { node: id as NodeId, at: this.now, term: core?.role === "Leader" ? core.term : undefined })
     return this.call(id, { _tag: "Read", handle, mode: via === "readIndex" ? "Leader" : "Fence" })
   }
 
