@@ -18,7 +18,7 @@
  * catches up from whichever leader adds it.
  *
  * A leaf (etcd's `confchange`): it decides whether a change may start and what the next
- * configuration is; the node (`Requests`, `Turn`, `LocalLog`) appends it and follows it.
+ * configuration is; the node (`Requests`, `RaftCore`, `LocalLog`) appends it and follows it.
  */
 import type { ConfigPayload, Members } from "./Entries.js"
 import type { NodeId } from "./Ids.js"

@@ -2,7 +2,7 @@
  * The state of one Raft node (Figure 2's persistent and volatile state, plus what PreVote,
  * ReadIndex, transfer, forwarding, snapshots and membership changes keep) and the turn's output
  * buffer. Only the node's steps change it — `Roles`, `LocalLog`, `Leader`, `Follower`, `Voting`,
- * `Proposals`, `Requests`, `Timers`, `Turn`, `Dispatch` and `RaftCore` — by applying what the leaf
+ * `Proposals`, `Requests`, `Timers` and `RaftCore` — by applying what the leaf
  * modules (`Quorum`, `Progress`, `RaftLog`, `ReadIndex`, `DedupCache`, `Transfer`, `Membership`,
  * `Snapshots`, `SnapshotReceive`, `Forwarding`, `Trust`, `Wedge`, `Elections`) decide; the leaves
  * never import this file (docs/ARCHITECTURE.md, "Raft").

@@ -174,7 +174,7 @@ export const cancel = (s: NodeState, handle: number): void => {
 
 /**
  * Starts a change to `target` (§6); the outcome arrives as a `MembershipResolution` for `handle`
- * (immediately for a refusal, when the final entry commits otherwise: `Turn.membershipTurnEnd`).
+ * (immediately for a refusal, when the final entry commits otherwise: `membershipTurnEnd` in `RaftCore.ts`).
  */
 export const changeMembership = (s: NodeState, handle: number, target: Members): void => {
   const refused = Membership.refusal(s, target)

@@ -36,7 +36,7 @@
  * Soundness: a vouched leader is one that a member accepted under this same gate, so by
  * induction it is the genuine leader of that term (members do not lie).
  *
- * A leaf: functions of the configuration and the vouching state; the node (`Dispatch`) refuses,
+ * A leaf: functions of the configuration and the vouching state; the node (`RaftCore`'s dispatch) refuses,
  * asks and records.
  */
 import type { ConfigPayload } from "./Entries.js"

@@ -12,7 +12,7 @@
  *
  * The suspicion clears when the applied index moves again.
  *
- * A leaf: `WedgeState` counts and decides; the node (`Dispatch`, `Follower`, `Turn`) reports.
+ * A leaf: `WedgeState` counts and decides; the node (`RaftCore`, `Follower`) reports.
  */
 import type { WedgeReason } from "./Events.js"
 import type { NodeId } from "./Ids.js"

@@ -14,8 +14,8 @@
  */
 import { Data, Effect } from "effect"
 import * as PeerToken from "../PeerToken.js"
-import type { HelloInfo, Principal } from "./WebSocketHostOptions.js"
-import { AuthRejected } from "./WebSocketHostOptions.js"
+import type { HelloInfo, Principal } from "./HostAuth.js"
+import { AuthRejected } from "./HostAuth.js"
 
 export type HostIdentity = Data.TaggedEnum<{
   Open: {}

@@ -5,27 +5,11 @@
  * hold.
  */
 import type { Duration } from "effect"
-import { Data } from "effect"
+import type { Principal } from "./HostAuth.js"
 import type { HostIdentity } from "./HostIdentity.js"
 
-/** What the authentication hook sees of a client's `Hello`. */
-export interface HelloInfo {
-  readonly room: string
-  readonly displayName: string
-  readonly sessionId: string
-  readonly peerId: string | undefined
-  readonly credentials: string | undefined
-  /** The `Origin` header of the upgrade request, when the client sent one. */
-  readonly origin: string | undefined
-  /** True when the hello carries a resume token (the hook runs for resumes too). */
-  readonly resuming: boolean
-}
-
-/** The authentication hook refused a hello; `reason` is sent to the client in the `Reject`. */
-export class AuthRejected extends Data.TaggedError("AuthRejected")<{ readonly reason: string }> {}
-
-/** Who the authentication hook says a client is (kept with the member, shown in `stats`). */
-export type Principal = string
+export { AuthRejected } from "./HostAuth.js"
+export type { HelloInfo, Principal } from "./HostAuth.js"
 
 /**
  * Per-connection rate limits (token buckets). A connection that exceeds either is not read from
