@@ -92,7 +92,8 @@ export type { ManagedRaftTransportShape } from "../layers/raft/transport/Managed
 export { SeamRaftTransport } from "../layers/raft/transport/SeamRaftTransport.js"
 export type { SeamRaftTransportStats } from "../layers/raft/transport/SeamRaftTransport.js"
 export { validateDurableState } from "../services/raft/validateDurableState.js"
-export { validateWriteBatch } from "../services/raft/validateWriteBatch.js"
+export { appendStart, validateWriteBatch } from "../services/raft/validateWriteBatch.js"
+export type { StoredLogView } from "../services/raft/validateWriteBatch.js"
 
 // Game facade.
 export * from "./game/index.js"
