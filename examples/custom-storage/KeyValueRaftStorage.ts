@@ -99,7 +99,6 @@ const durableState = (image: Image): DurableState => {
 }
 
 const storageError = (reason: string) => (cause: unknown) => new StorageError({ reason, cause })
-const corrupt = (reason: string) => () => new CorruptDurableState({ reason })
 
 /** Reads the newest valid checkpoint, if any, and the slot it is in. */
 const readCheckpoint = (store: KeyValueStore.KeyValueStore) =>
@@ -146,7 +145,7 @@ export const make = (
       if (Option.isNone(record) || record.value.seq !== seq + 1) {
         // The last record torn by a crash is a write that never succeeded; anything after it is not.
         const next = yield* store.has(journalKey(seq + 2)).pipe(Effect.mapError(storageError("reading the journal")))
-        if (next) return yield* Effect.fail(corrupt(`journal record ${seq + 1} is unreadable`)())
+        if (next) return yield* new CorruptDurableState({ reason: `journal record ${seq + 1} is unreadable` })
         yield* store.remove(journalKey(seq + 1)).pipe(Effect.mapError(storageError("dropping a torn record")))
         break
       }
