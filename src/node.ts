@@ -4,6 +4,7 @@
  */
 export * from "./index.js"
 export * as SqlRaftStorage from "../layers/raft/storage/sql/SqlRaftStorage.js"
+export { SqliteDriverMissing } from "../layers/raft/storage/sql/SqliteDriverMissing.js"
 // WebSocket fabric: the host, and Node's WebSocket constructor for `WebSocketLoom.join`.
 export * as WebSocketHost from "../layers/seam/websocket/node/WebSocketHost.js"
 export { AuthRejected } from "../layers/seam/websocket/node/WebSocketHostOptions.js"
