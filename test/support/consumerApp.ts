@@ -1,0 +1,153 @@
+/**
+ * Fresh consumer projects for the packaging tests: build and pack this package, install the
+ * tarball into a new app (from the registry or by linking this repository's modules), and check
+ * the app the way a user's toolchain would (tsc, the Effect language service, `npm ls`, esbuild).
+ * Every step is an asynchronous child process (`runProcess`) under its own bound; a failure quotes
+ * the command and its output.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { join, resolve } from "node:path"
+import { runProcess } from "./proc.js"
+
+export const root = resolve(import.meta.dirname, "..", "..")
+export const bin = (name: string) => join(root, "node_modules", ".bin", name)
+
+/**
+ * Bounds per step, for a 2-core machine whose cores are busy with other tests. The build is a full
+ * `tsc` emit of the package (about 25 s idle); a type check of a consumer reads every declaration
+ * of the package and of Effect (10–15 s idle); an install from the registry fetches 10–40
+ * packages (10–15 s on a good link, with a fresh cache); the rest take a second or two.
+ */
+export const BUILD_MS = 180_000
+export const TYPECHECK_MS = 150_000
+export const INSTALL_MS = 240_000
+export const SMALL_STEP_MS = 60_000
+
+export const run = async (cmd: string, args: ReadonlyArray<string>, cwd: string, timeoutMs = SMALL_STEP_MS) =>
+  (await runProcess(cmd, args, { cwd, timeoutMs })).stdout
+
+/** Builds `dist/` and packs the package into `work`; returns the tarball's path. */
+export const buildAndPack = async (work: string): Promise<string> => {
+  await run("npm", ["run", "build"], root, BUILD_MS)
+  await run("npm", ["pack", "--ignore-scripts", "--pack-destination", work], root)
+  const tarball = readdirSync(work).find((f) => f.endsWith(".tgz"))
+  if (tarball === undefined) throw new Error(`npm pack left no tarball in ${work}: ${readdirSync(work).join(", ")}`)
+  return join(work, tarball)
+}
+
+/** The package's manifest. */
+export const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+  readonly version: string
+  readonly peerDependencies: Readonly<Record<string, string>>
+  readonly peerDependenciesMeta: Readonly<Record<string, { readonly optional?: boolean }>>
+  readonly devDependencies: Readonly<Record<string, string>>
+}
+
+/** Writes a new app with these dependencies (versions or `file:` specs). */
+export const writeApp = (dir: string, dependencies: Readonly<Record<string, string>>): void => {
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", type: "module", private: true, dependencies }, null, 2))
+}
+
+/**
+ * `npm install` in `app` from the registry, with npm's cache in `cache` (shared by the apps of one
+ * run), no install scripts (a test must see a native module, not build one), and `--omit=optional`
+ * when asked.
+ */
+export const npmInstall = (app: string, cache: string, options: { readonly omitOptional?: boolean } = {}) =>
+  run(
+    "npm",
+    ["install", "--no-audit", "--no-fund", "--ignore-scripts", "--cache", cache, ...(options.omitOptional ? ["--omit=optional"] : [])],
+    app,
+    INSTALL_MS
+  )
+
+interface LsNode {
+  readonly version?: string
+  readonly dependencies?: Readonly<Record<string, LsNode>>
+}
+
+/** Every version of `name` installed in `app`'s tree (`npm ls --all --json`), deduplicated. */
+export const installedVersions = async (app: string, name: string): Promise<ReadonlyArray<string>> => {
+  const tree = JSON.parse(await run("npm", ["ls", name, "--all", "--json"], app)) as LsNode
+  const found = new Set<string>()
+  const walk = (deps: LsNode["dependencies"]) => {
+    for (const [dep, node] of Object.entries(deps ?? {})) {
+      if (dep === name && node.version !== undefined) found.add(node.version)
+      walk(node.dependencies)
+    }
+  }
+  walk(tree.dependencies)
+  return [...found].sort()
+}
+
+/**
+ * What in `app/node_modules` is or builds native code: `.node` binaries, `binding.gyp` files, and
+ * packages with install scripts (`preinstall`, `install`, `postinstall`). Paths relative to `app`.
+ */
+export const nativeCode = (app: string): ReadonlyArray<string> => {
+  const found: Array<string> = []
+  const walk = (dir: string, rel: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name)
+      const relPath = `${rel}/${name}`
+      const stat = statSync(path, { throwIfNoEntry: false })
+      if (stat === undefined) continue
+      if (stat.isDirectory()) {
+        walk(path, relPath)
+      } else if (name.endsWith(".node") || name === "binding.gyp") {
+        found.push(relPath)
+      } else if (name === "package.json" && /\/node_modules\/(@[^/]+\/)?[^/]+$/.test(rel)) {
+        const scripts = (JSON.parse(readFileSync(path, "utf8")) as { scripts?: Record<string, string> }).scripts ?? {}
+        for (const hook of ["preinstall", "install", "postinstall"]) {
+          if (scripts[hook] !== undefined) found.push(`${relPath} (${hook}: ${scripts[hook]})`)
+        }
+      }
+    }
+  }
+  if (existsSync(join(app, "node_modules"))) walk(join(app, "node_modules"), "node_modules")
+  return found
+}
+
+/**
+ * Type-checks `files` in `app` with the repository's TypeScript: strict, NodeNext, and the
+ * declarations of every package checked too (`skipLibCheck: false`); `types` lists the ambient
+ * type packages (none for a browser app). Emits to `app/out` when `emit` is set. Writes the
+ * tsconfig as `tsconfig.<name>.json` with the Effect language service plugin, so
+ * `languageServiceDiagnostics` can run on the same project.
+ */
+export const typeCheck = async (
+  app: string,
+  name: string,
+  files: ReadonlyArray<string>,
+  options: { readonly types: ReadonlyArray<string>; readonly emit?: boolean }
+): Promise<string> => {
+  const config = `tsconfig.${name}.json`
+  writeFileSync(
+    join(app, config),
+    JSON.stringify({
+      compilerOptions: {
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        target: "ES2022",
+        lib: ["ES2022", "DOM"],
+        strict: true,
+        skipLibCheck: false,
+        types: options.types,
+        ...(options.emit ? { outDir: "out" } : { noEmit: true }),
+        plugins: [{ name: "@effect/language-service" }]
+      },
+      files
+    })
+  )
+  await run(bin("tsc"), ["-p", config], app, TYPECHECK_MS)
+  return config
+}
+
+/** The Effect language service's diagnostics on a project: `{ errors, warnings }` and its output. */
+export const languageServiceDiagnostics = async (app: string, config: string) => {
+  const out = await run(bin("effect-language-service"), ["diagnostics", "--project", config], app, TYPECHECK_MS)
+  const summary = /(\d+) errors?, (\d+) warnings?/.exec(out)
+  if (summary === null) throw new Error(`no summary in the language service's output:\n${out}`)
+  return { errors: Number(summary[1]), warnings: Number(summary[2]), out }
+}
