@@ -9,7 +9,8 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^kuilt$/, replacement: resolve(src, "index.ts") },
-      { find: /^kuilt\/(node|browser|testing)$/, replacement: resolve(src, "$1.ts") }
+      { find: /^kuilt\/(node|browser|testing)$/, replacement: resolve(src, "$1.ts") },
+      { find: /^kuilt\/effect-cluster$/, replacement: resolve(src, "effect-cluster", "index.ts") }
     ]
   },
   test: {
