@@ -37,7 +37,7 @@ import {
   writeApp
 } from "./support/consumerApp.js"
 
-const ENTRY_POINTS = ["kuilt", "kuilt/node", "kuilt/browser", "kuilt/testing"] as const
+const ENTRY_POINTS = ["kuilt", "kuilt/node", "kuilt/browser", "kuilt/testing", "kuilt/effect-cluster"] as const
 const fixture = (name: string) => join(root, "test", "fixtures", "consumer", name)
 
 /**
@@ -117,6 +117,7 @@ describe("the packed package", () => {
     const out = await run("node", ["out/app.js", join(work, "linked.sqlite")], app)
     expect(out).toContain("committed at index 2")
     expect(out).toContain("sqlite term 3")
+    expect(out).toContain("runner storage: machine 1, shards default:1 default:2")
     const imports = ENTRY_POINTS.map((e, i) => `import * as m${i} from "${e}"`).join("\n")
     const checks = ENTRY_POINTS.map((e, i) => `if (Object.keys(m${i}).length === 0) throw new Error("${e} exports nothing")`).join("\n")
     await run("node", ["--input-type=module", "-e", `${imports}\n${checks}\nconsole.log("ok")`], app)
@@ -140,6 +141,8 @@ describe("the packed package", () => {
     const without = await run("node", ["out/app.js", file], app)
     expect(without).toContain("committed at index 2")
     expect(without).toMatch(/SqliteDriverMissing better-sqlite3: .*npm install better-sqlite3/)
+    // kuilt/effect-cluster on the oldest @effect/cluster the range admits (a peer of the floor's platform-node).
+    expect(without).toContain("runner storage: machine 1, shards default:1 default:2")
     // With the driver (this repository's build of it), the SQLite storage runs on the floor's @effect/sql.
     link(app, "better-sqlite3")
     expect(await run("node", ["out/app.js", file], app)).toContain("sqlite term 3")
