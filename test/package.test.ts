@@ -7,7 +7,7 @@
  *    and every source map in the tarball points at a file in the tarball;
  * 2. the oldest supported Effect (the floor of each peer range) from the registry: one copy of
  *    `effect`, zero tsc errors (declarations checked too), zero language-service errors and
- *    warnings, a cluster commits at run time, and without the optional SQLite driver
+ *    warnings (the same check finds a planted floating Effect), a cluster commits at run time, and without the optional SQLite driver
  *    `SqlRaftStorage.makeSqlite` fails with the typed `SqliteDriverMissing` — then works once
  *    better-sqlite3 is there;
  * 3. a browser app from the registry with `--omit=optional`: no native module and no install
@@ -17,7 +17,7 @@
  * Every step is an asynchronous child process under its own bound (test/support/consumerApp.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs"
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import {
@@ -135,6 +135,10 @@ describe("the packed package", () => {
     const config = await typeCheck(app, "floor", ["app.ts"], { types: ["node"], emit: true })
     const diagnostics = await languageServiceDiagnostics(app, config)
     expect({ errors: diagnostics.errors, warnings: diagnostics.warnings }, diagnostics.out).toEqual({ errors: 0, warnings: 0 })
+    // The same check finds a floating Effect in this app: it is really looking.
+    writeFileSync(join(app, "canary.ts"), `import { Effect } from "effect"\nexport const f = () => {\n  Effect.succeed(1)\n}\n`)
+    const canary = await languageServiceDiagnostics(app, await typeCheck(app, "canary", ["canary.ts"], { types: [] }))
+    expect(canary.errors, canary.out).toBe(1)
 
     // Run time at the floor; the optional SQLite driver is not installed: a typed error says so.
     const file = join(work, "floor.sqlite")

@@ -12,5 +12,5 @@ const port = Number(process.argv[2] ?? 0)
 Effect.gen(function*() {
   const host = yield* WebSocketHost.make({ port })
   console.log(`relay ${host.url}`)
-  yield* Effect.never
+  return yield* Effect.never
 }).pipe(Effect.scoped, Effect.runPromise)
