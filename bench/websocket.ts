@@ -9,6 +9,10 @@
  *   node, same process): commits/s with 64 concurrent proposers on the leader, and sequential
  *   propose → commit latency; baseline `mem.raft.*` is the same cluster over `InMemoryLoom`.
  *
+ * - `ws.flood.*`: a host in its own process under a flood of 100 000 frames from one client: its
+ *   event-loop delay with default limits (bar: p99 < 50 ms), against the same flood with the limits
+ *   off and against an idle host — see `websocketFlood.ts`.
+ *
  * The last line (`summary.ratios`) gathers the ratios.
  */
 import { NodeSocket } from "@effect/platform-node"
@@ -18,6 +22,7 @@ import { ClusterConfig, InMemoryLoom, InMemoryRaftStorage, RaftNode, type RaftNo
 import type { SeamShape } from "../services/seam/Seam.js"
 import { WebSocketLoom } from "../layers/seam/websocket/client/WebSocketLoom.js"
 import { emit, now, runBench, summarize } from "./stats.js"
+import { floodFigures } from "./websocketFlood.js"
 import { hostRelay, kuiltRelay, latency, rawRelay, throughput } from "./websocketRelay.js"
 
 const FRAMES = 40_000
@@ -131,6 +136,8 @@ const raftFigures = (name: "ws" | "mem", seamOf: (id: string) => Effect.Effect<S
   }))
 
 const main = Effect.gen(function*() {
+  // First: the flood runs in child processes, and the bar it checks should fail the run early.
+  yield* floodFigures
   yield* relayFigures
   yield* Effect.scoped(Effect.gen(function*() {
     const loom = yield* InMemoryLoom.make()
@@ -142,7 +149,8 @@ const main = Effect.gen(function*() {
     })
   }))
   yield* Effect.scoped(Effect.gen(function*() {
-    const host = yield* WebSocketHost.make().pipe(Effect.orDie)
+    // Default limits but an explicit (open) identity: Raft through the host as deployed.
+    const host = yield* WebSocketHost.make({ identity: WebSocketHost.HostIdentity.open() }).pipe(Effect.orDie)
     yield* raftFigures("ws", (id) =>
       WebSocketLoom.join({ url: host.url, room: "raft", peerId: id, displayName: id }).pipe(
         Effect.map((r) => r.seam),

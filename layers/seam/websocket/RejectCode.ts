@@ -4,14 +4,17 @@
  * one of the two is lost. `1009` (message too big) comes from the WebSocket layer itself when a
  * frame exceeds the host's `maxFrameBytes`.
  *
- * Retryable codes (a later join may succeed): `RoomFull`, `HostFull`, `HandshakeTimeout`,
- * `SlowConsumer`, `HeartbeatTimeout`, `Superseded`, `HostClosing`. The others are final for the same
- * request.
+ * Retryable codes (a later join may succeed): `RoomFull`, `HostFull`, `AddressLimit`,
+ * `HandshakeTimeout`, `SlowConsumer`, `HeartbeatTimeout`, `Superseded`, `HostClosing`. The others
+ * are final for the same request.
  */
 export const RejectCode = {
   /** The first frame was not a well-formed `Hello` (or exceeded the handshake size limit). */
   MalformedHello: 4400,
-  /** The authentication hook refused the credentials. */
+  /**
+   * The credentials do not prove the claimed peer id: no token, a token for another peer or room,
+   * an expired or forged one, or the host's verifier refused them.
+   */
   AuthRefused: 4401,
   /** No `Hello` arrived within the handshake timeout. */
   HandshakeTimeout: 4408,
@@ -25,11 +28,19 @@ export const RejectCode = {
   RoomFull: 4429,
   /** The host has `maxRooms` rooms or `maxConnections` connections. */
   HostFull: 4430,
-  /** The connection's unsent bytes exceeded `maxOutboundBytesPerConnection` (a slow reader). */
+  /** The client's address has `maxConnectionsPerAddress` connections open. */
+  AddressLimit: 4431,
+  /**
+   * The connection's unsent bytes exceeded `maxOutboundBytesPerConnection` (a slow reader): later
+   * frames for it are dropped, it is closed with this code and destroyed after a short grace.
+   */
   SlowConsumer: 4008,
   /** Nothing was heard from the connection for the heartbeat timeout (a half-open link). */
   HeartbeatTimeout: 4001,
-  /** The same peer resumed on a newer connection; this one is closed. */
+  /**
+   * The same member resumed, or the same authenticated identity joined again (a restarted process
+   * taking its slot back), on a newer connection; this one is closed.
+   */
   Superseded: 4002,
   /** The host is shutting down. */
   HostClosing: 4003,
@@ -50,6 +61,7 @@ export const rejectCodeName = (code: number): string => {
 
 /** True for codes after which the same join may succeed later. */
 export const isRetryable = (code: number): boolean =>
-  code === RejectCode.RoomFull || code === RejectCode.HostFull || code === RejectCode.HandshakeTimeout ||
+  code === RejectCode.RoomFull || code === RejectCode.HostFull || code === RejectCode.AddressLimit ||
+  code === RejectCode.HandshakeTimeout ||
   code === RejectCode.SlowConsumer || code === RejectCode.HeartbeatTimeout || code === RejectCode.Superseded ||
   code === RejectCode.HostClosing

@@ -6,7 +6,9 @@
 import type { Operation } from "./History.js"
 import { UNKNOWN } from "./History.js"
 import type { Model } from "./Model.js"
-import { describeOperation, describeState, stepAll } from "./Model.js"
+import { describeOperation, describeState } from "./Model.js"
+import type { Current, Stepped } from "./StateSet.js"
+import { equalityOf, hashCurrent, StateSet, stepCurrent } from "./StateSet.js"
 
 /** A violation, explained. */
 export interface Explanation<I, O> {
@@ -71,8 +73,13 @@ export const explainViolation = <S, I, O>(
     `  It must take effect by time ${deadline}, but no order of the operations that can come next ` +
       `(called by then, not in the prefix) reaches it:`
   )
+  const equal = equalityOf(model)
+  const current: Current<S> = statesAfterPrefix.length === 1
+    ? statesAfterPrefix[0]!
+    : new StateSet(statesAfterPrefix, statesAfterPrefix.map((s) => model.hash(s) | 0), 0)
+  const scratch: Stepped<S> = { state: current, hash: 0 }
   for (const op of unplaced.slice(0, MAX_CANDIDATE_LINES)) {
-    const legal = stepAll(model, statesAfterPrefix, op.input, op.output).length > 0
+    const legal = stepCurrent(model, equal, current, hashCurrent(model, current), op.input, op.output, scratch)
     const why = legal ? "allowed here, but every continuation fails later" : "impossible in this state"
     lines.push(`  - ${formatOperation(model, op)}: ${why}`)
   }

@@ -10,6 +10,9 @@ import type { Unknown } from "./History.js"
 import { UNKNOWN } from "./History.js"
 import type { Model } from "./Model.js"
 import { partitionBy } from "./Model.js"
+import { hashString } from "./Hash.js"
+
+const ABSENT_HASH = 0x5bd1e995
 
 /** A KV request. `null` stands for "absent" (never written, or deleted). */
 export type KvInput =
@@ -31,7 +34,9 @@ export type KvOutput =
 export type KvState = string | null
 
 const ok = (next: KvState) => ({ ok: true, next })
-const no = (next: KvState) => ({ ok: false, next })
+// One shared rejection: `next` is ignored when `ok` is false, and rejections are most steps.
+const REJECTED = { ok: false, next: null } as const
+const no = (_state: KvState) => REJECTED
 
 const mismatch = (input: KvInput, output: KvOutput): never => {
   throw new TypeError(`kvModel: output ${JSON.stringify(output)} does not answer ${JSON.stringify(input)}`)
@@ -85,8 +90,8 @@ export const kvModel: Model<KvState, KvInput, KvOutput> = {
         return state !== input.from ? ok(state) : no(state)
     }
   },
-  // "a" + value vs "n": injective on string | null.
-  hash: (state) => (state === null ? "n" : "a" + state),
+  // Absent hashes apart from every string value (collisions would only cost time).
+  hash: (state) => (state === null ? ABSENT_HASH : hashString(state)),
   partition: partitionBy<KvInput, KvOutput>((input) => input.key),
   readOnly: (input) => input.type === "get",
   describeOperation: (input, output) => describeKv(input, output),

@@ -29,9 +29,13 @@ export interface Partition<I, O> {
  *   return every state it could lead to, or none where it could not take effect (a precondition).
  *   Do not model "it was lost" as an extra next state: the checker already lets every
  *   unknown-outcome operation never take effect.
- * - `hash` is a canonical serialisation: equal states give the same string. If two different
- *   states can give the same string, supply `equal`; otherwise the memo would merge them and the
- *   checker could report a violation that is not one.
+ * - `equal` (default `===`) must only say true of states that behave the same under every future
+ *   operation: the memo skips a configuration whose state is `equal` to one already explored.
+ *   The default suits primitive states (numbers, strings, null); object states need their own
+ *   `equal`, or the memo only recognises the very same object (correct, but slower).
+ * - `hash` returns a 32-bit integer, the same for `equal` states. Collisions are harmless (every
+ *   memo match is confirmed with `equal`); a poor hash only costs time. See `hashString` and
+ *   `hashNumber`. The checker does not call `hash` when `step` returns the very same state.
  * - `partition` (optional) splits the history into groups of operations that commute with every
  *   operation of every other group (e.g. per key). Each group is checked from `init()`, so the
  *   state must only describe one group. Wrong partitioning hides or invents violations.
@@ -41,14 +45,17 @@ export interface Model<S, I, O> {
   readonly name?: string
   init(): S
   step(state: S, input: I, output: O | Unknown): StepResult<S>
-  /** Canonical key of a state, for the memo of (linearized set, state) pairs. */
-  hash(state: S): string
-  /** Exact equality, only needed when `hash` may collide. */
+  /** 32-bit hash of a state, consistent with `equal` (for the memo of (linearized set, state) pairs). */
+  hash(state: S): number
+  /** Whether two states are interchangeable (default `===`). */
   equal?(a: S, b: S): boolean
   partition?(operations: ReadonlyArray<Operation<I, O>>): ReadonlyArray<Partition<I, O>>
   /**
-   * Inputs that can never change the state (reads). Their unknown-outcome operations are dropped
-   * before the search: they are unconstrained and invisible (reference §2.5, rule 6).
+   * Inputs that can never change the state (reads): for every state, `step` either rejects the
+   * operation or returns that very state (or an `equal` one). Their unknown-outcome operations are
+   * dropped before the search (they are unconstrained and invisible), and the search places a
+   * legal read as soon as it reaches it (Search.ts). Claiming an input that can change the state
+   * makes verdicts wrong.
    */
   readOnly?(input: I): boolean
   /** One-line description of an operation, e.g. `put("x", "1")` or `get("x") -> "1"`. */
@@ -56,59 +63,6 @@ export interface Model<S, I, O> {
   /** One-line description of a state, for explanations. */
   describeState?(state: S): string
 }
-
-/** The next states of a step result as an array (deterministic results become 0 or 1 states). */
-export const nextStates = <S>(result: StepResult<S>): ReadonlyArray<S> =>
-  isStateArray(result) ? result : result.ok ? [result.next] : []
-
-const isStateArray = <S>(result: StepResult<S>): result is ReadonlyArray<S> => Array.isArray(result)
-
-/**
- * Applies one operation to a set of possible states: the union of the next states, deduplicated by
- * `hash` (and `equal` when given). Empty = the operation cannot be placed here.
- */
-export const stepAll = <S, I, O>(
-  model: Model<S, I, O>,
-  states: ReadonlyArray<S>,
-  input: I,
-  output: O | Unknown
-): Array<S> => {
-  if (states.length === 1) {
-    const r = model.step(states[0]!, input, output)
-    if (!isStateArray(r)) return r.ok ? [r.next] : []
-    if (r.length <= 1) return r.slice()
-  }
-  const out: Array<S> = []
-  const hashes: Array<string> = []
-  for (const s of states) {
-    for (const n of nextStates(model.step(s, input, output))) {
-      const h = model.hash(n)
-      let dup = false
-      for (let i = 0; i < out.length && !dup; i++) {
-        dup = hashes[i] === h && (model.equal === undefined || model.equal(out[i]!, n))
-      }
-      if (!dup) {
-        out.push(n)
-        hashes.push(h)
-      }
-    }
-  }
-  return out
-}
-
-/**
- * Canonical key of a set of states. Injective given injective `hash`: a count prefix separates the
- * singleton form from the JSON form, and JSON of sorted strings is unambiguous.
- */
-export const stateSetKey = <S, I, O>(model: Model<S, I, O>, states: ReadonlyArray<S>): string => {
-  if (states.length === 1) return "1#" + model.hash(states[0]!)
-  const hashes = states.map((s) => model.hash(s)).sort()
-  return `${hashes.length}#${JSON.stringify(hashes)}`
-}
-
-/** Set equality of two deduplicated state sets under `equal` (only used when `equal` is given). */
-export const sameStateSet = <S>(equal: (a: S, b: S) => boolean, a: ReadonlyArray<S>, b: ReadonlyArray<S>): boolean =>
-  a.length === b.length && a.every((x) => b.some((y) => equal(x, y)))
 
 /** The model's description of an operation, or a JSON fallback. */
 export const describeOperation = <S, I, O>(model: Model<S, I, O>, op: Operation<I, O>): string => {

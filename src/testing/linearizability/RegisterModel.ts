@@ -3,6 +3,7 @@
  * Knossos's README examples, and the one the checker's self-tests use. Not partitioned.
  */
 import { UNKNOWN } from "./History.js"
+import { hashNumber } from "./Hash.js"
 import type { Model } from "./Model.js"
 
 /** A register request. */
@@ -14,6 +15,9 @@ export type RegisterInput =
 export type RegisterOutput =
   | { readonly type: "value"; readonly value: number }
   | { readonly type: "done" }
+
+// One shared rejection: `next` is ignored when `ok` is false.
+const REJECTED = { ok: false, next: 0 } as const
 
 /**
  * A register starting at `initial` (default 0). A read is legal iff it returns the current value;
@@ -29,10 +33,10 @@ export const registerModel = (initial = 0): Model<number, RegisterInput, Registe
     }
     if (output === UNKNOWN) return { ok: true, next: state }
     if (output.type !== "value") throw new TypeError(`registerModel: bad read output`)
-    return { ok: output.value === state, next: state }
+    return output.value === state ? { ok: true, next: state } : REJECTED
   },
-  // Consistent with the `===` used by reads (String(-0) === "0", and -0 === 0).
-  hash: (state) => String(state),
+  // Consistent with the `===` used by reads (-0 === 0 hash alike).
+  hash: hashNumber,
   readOnly: (input) => input.type === "read",
   describeOperation: (input, output) => {
     const call = input.type === "read" ? "read()" : `write(${input.value})`

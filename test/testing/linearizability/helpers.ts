@@ -2,7 +2,14 @@
  * Small builders for hand-written histories: each call gives the next id; omit `ret` for an
  * operation whose outcome is unknown (it never returned).
  */
-import type { KvInput, KvOutput, Operation, RegisterInput, RegisterOutput } from "../../../src/testing/linearizability/index.js"
+import type {
+  KvInput,
+  KvOutput,
+  Operation,
+  RegisterInput,
+  RegisterOutput,
+  StepResult
+} from "../../../src/testing/linearizability/index.js"
 import { UNKNOWN } from "../../../src/testing/linearizability/index.js"
 
 export type KvOp = Operation<KvInput, KvOutput>
@@ -50,4 +57,36 @@ export const regBuilder = () => {
       return: ret ?? Infinity
     })
   }
+}
+
+export const isStateList = <S>(r: StepResult<S>): r is ReadonlyArray<S> => Array.isArray(r)
+export const states = <S>(r: StepResult<S>): ReadonlyArray<S> => (isStateList(r) ? r : r.ok ? [r.next] : [])
+
+/**
+ * Is there an order of `ops`, each placed after every known operation that returned before its
+ * call, that the sequential step function accepts? Unknown operations may be skipped.
+ */
+export const bruteForce = <S, I, O>(
+  ops: ReadonlyArray<Operation<I, O>>,
+  init: S,
+  step: (state: S, op: Operation<I, O>) => ReadonlyArray<S>
+): boolean => {
+  const placed = ops.map(() => false)
+  const knownTotal = ops.filter((op) => op.output !== UNKNOWN).length
+  const go = (state: S, known: number): boolean => {
+    if (known === knownTotal) return true
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!
+      if (placed[i]) continue
+      if (ops.some((p, j) => !placed[j] && j !== i && p.return < op.call)) continue
+      for (const next of step(state, op)) {
+        placed[i] = true
+        const found = go(next, known + (op.output === UNKNOWN ? 0 : 1))
+        placed[i] = false
+        if (found) return true
+      }
+    }
+    return false
+  }
+  return go(init, 0)
 }

@@ -3,10 +3,10 @@
  * is current (the first one, then each resumed one).
  *
  * Lifecycle (a degraded but recoverable seam reports `Weaving`; see `services/seam/SeamState.ts`): `Woven`
- * while a connection is admitted; `Weaving` while the link is down and a resume is being tried
- * (peers stay as last known; sends are accepted and dropped, like frames lost in flight); `Torn`
- * when closed, when the resume window passes or when the host refuses the resume. The roster is
- * the host's: it lists members holding a slot, including ones inside their own reconnect window.
+ * while a connection is admitted; `Weaving` while the link is down and a resume or rejoin is being
+ * tried (peers stay as last known; sends are accepted and dropped, like frames lost in flight);
+ * `Torn` when closed or when reconnection gives up (see `Reconnect.ts`). The roster is the host's:
+ * it lists members holding a slot, including ones inside their own reconnect window.
  *
  * Everything here runs synchronously in the socket's message handler or in a send, so frames,
  * roster updates and state changes are applied in arrival order.
@@ -35,6 +35,8 @@ export interface ClientCounters {
   droppedBadFrames: number
   /** Successful resumes after a drop. */
   resumes: number
+  /** Fresh joins with the same identity after the host refused a resume (e.g. it restarted). */
+  rejoins: number
 }
 
 export class ClientSession {
@@ -42,7 +44,13 @@ export class ClientSession {
   readonly inbox: Inbox
   readonly peers: Cell<ReadonlySet<PeerId>>
   readonly state: Cell<SeamState>
-  readonly counters: ClientCounters = { droppedWhileDown: 0, droppedOverBudget: 0, droppedBadFrames: 0, resumes: 0 }
+  readonly counters: ClientCounters = {
+    droppedWhileDown: 0,
+    droppedOverBudget: 0,
+    droppedBadFrames: 0,
+    resumes: 0,
+    rejoins: 0
+  }
   budget: number
   token: Uint8Array
   link: ClientLink | undefined = undefined
@@ -51,6 +59,9 @@ export class ClientSession {
   torn: CloseReason | undefined = undefined
   /** A frame arrived since the heartbeat check last looked. */
   heard = true
+  /** The current host's ping period. */
+  heartbeatIntervalMs: number
+  private admissions = 0
 
   constructor(
     welcome: Welcome,
@@ -64,6 +75,7 @@ export class ClientSession {
     this.inbox = new Inbox(this.selfId, policy)
     this.budget = this.budgetOf(welcome)
     this.token = welcome.resumeToken
+    this.heartbeatIntervalMs = welcome.heartbeatIntervalMs
     this.peers = new Cell<ReadonlySet<PeerId>>(this.rosterOf(welcome.roster))
     this.state = new Cell<SeamState>(SeamState.Weaving())
   }
@@ -78,15 +90,19 @@ export class ClientSession {
     return set
   }
 
-  /** A connection was admitted (the first one, or a resume). */
+  /** A connection was admitted (the first one, a resume, or a rejoin with the same id). */
   up(link: ClientLink, w: Welcome): void {
     if (this.torn !== undefined) return
     this.link = link
     this.lastLink = link
     this.token = w.resumeToken
     this.budget = this.budgetOf(w)
+    this.heartbeatIntervalMs = w.heartbeatIntervalMs
     this.heard = true
-    if (w.resumed) this.counters.resumes++
+    if (this.admissions++ > 0) {
+      if (w.resumed) this.counters.resumes++
+      else this.counters.rejoins++
+    }
     this.peers.set(this.rosterOf(w.roster))
     this.state.set(SeamState.Woven())
   }

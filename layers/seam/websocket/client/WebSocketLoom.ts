@@ -4,29 +4,34 @@
  * `@effect/platform-node`, re-exported by `kuilt/node`; browsers: `WebSocketConstructorLive` from
  * `kuilt/browser`).
  *
- * The returned room's `seam` satisfies the Seam contract. When the link drops (a network blip, a
- * heartbeat timeout, the host disconnecting a slow reader) the seam reports `Weaving` and the loom
- * resumes the same slot with its resume token, retrying until the host's reconnect window ends;
- * frames sent or relayed meanwhile are lost (as in flight). The seam tears (`Unreachable`) when the
- * window passes or the host refuses the resume.
+ * The returned room's `seam` satisfies the Seam contract and stays the same object for the
+ * membership's life: when the link drops it reports `Weaving` while the client resumes its slot or,
+ * if the host refused the resume (it restarted), joins afresh with the same identity
+ * (`Reconnect.ts`); frames sent or relayed meanwhile are lost (as in flight).
  */
-import type { Socket } from "@effect/platform"
-import { Clock, Duration, Effect, Either, Scope } from "effect"
+import { Socket } from "@effect/platform"
+import { Context, Duration, Effect, ExecutionStrategy, Exit, Layer, Scope, Stream } from "effect"
 import type { Subscribable } from "effect"
 import { DeliveryPolicy } from "../../../../services/seam/DeliveryPolicy.js"
 import type { PeerId } from "../../../../services/seam/PeerId.js"
+import { Loom } from "../../../../services/seam/Loom.js"
+import type { LoomShape } from "../../../../services/seam/Loom.js"
 import type { SeamShape } from "../../../../services/seam/Seam.js"
+import { WeaveFailed } from "../../../../services/seam/SeamErrors.js"
 import { CloseReason } from "../../../../services/seam/SeamState.js"
 import type { InvalidChannelName } from "../../../../src/seam/errors.js"
 import { Mux } from "../../../../src/seam/Mux.js"
-import type { ClientLink } from "./ClientLink.js"
 import { connect } from "./ClientLink.js"
 import type { ClientCounters } from "./ClientSession.js"
 import { ClientSession } from "./ClientSession.js"
 import { PROTOCOL_VERSION } from "../Protocol.js"
 import type { Hello, Welcome } from "../Protocol.js"
-import { RejectCode } from "../RejectCode.js"
-import { HostUnreachable, JoinRefused } from "../WebSocketErrors.js"
+import type { CredentialSource } from "../PeerToken.js"
+import type { JoinRefused } from "../WebSocketErrors.js"
+import { HostUnreachable } from "../WebSocketErrors.js"
+import { Cell } from "../../../../src/internal/Cell.js"
+import { heartbeat, LinkStatus, supervise } from "./Reconnect.js"
+import type { ReconnectPolicy } from "./Reconnect.js"
 
 /** Where and how to join (what a host advertises plus who the joiner is). */
 export interface WebSocketAdvertisement {
@@ -39,10 +44,14 @@ export interface WebSocketAdvertisement {
   readonly room?: string
   /** A fixed peer id (Raft needs stable ids); refused with `PeerIdInUse` if live. Default: assigned. */
   readonly peerId?: string
-  /** The joiner's session id (shown to the host's auth hook). Default: empty. */
+  /** The joiner's session id (shown to the host's identity check). Default: empty. */
   readonly sessionId?: string
-  /** Opaque credentials for the host's authentication hook. */
-  readonly credentials?: string
+  /**
+   * Credentials for the host's identity check: a fixed string (e.g. a peer token minted by a
+   * server), or a `CredentialSource` asked before every attempt (`PeerToken.credentials(secret)`
+   * mints a fresh token each time).
+   */
+  readonly credentials?: string | CredentialSource
   /** Cap the payload budget below the host's (e.g. to match another fabric). */
   readonly maxPayloadBytes?: number
   /** Inbox policy per sender. Default `Reliable(256)`. */
@@ -54,16 +63,21 @@ export interface WebSocketAdvertisement {
   readonly maxBufferedFrames?: number
   /** Time to connect and be admitted, per attempt. Default 10 s. */
   readonly connectTimeout?: Duration.DurationInput
+  /** Backoff and limits of resumes and rejoins (`ReconnectPolicy`). Default: retry forever. */
+  readonly reconnect?: ReconnectPolicy
 }
 
 /** A joined room. */
 export interface WebSocketRoom {
   readonly room: string
-  /** The host's id (from its `Welcome`). */
+  /** The id of the host that admitted the current link (from its `Welcome`). */
   readonly serverPeerId: string
   /** The room's members, including this peer (the seam's `peers`). */
   readonly roster: Subscribable.Subscribable<ReadonlySet<PeerId>>
+  /** The room's seam: the same object across resumes and rejoins. */
   readonly seam: SeamShape
+  /** The link to the host: connected, resuming, rejoining (with attempt and last error), closed. */
+  readonly status: Subscribable.Subscribable<LinkStatus>
   /**
    * A named channel over the seam (a by-name `Mux`). The first call makes the mux the collector of the
    * seam's `incoming`: use either channels or `seam.incoming`, not both.
@@ -72,9 +86,6 @@ export interface WebSocketRoom {
   /** Live client counters. */
   readonly counters: Readonly<ClientCounters>
 }
-
-/** Close codes after which resuming is pointless: the host ended this membership on purpose. */
-const FINAL_CODES: ReadonlySet<number> = new Set([RejectCode.Superseded, RejectCode.ProtocolViolation, RejectCode.ResumeTokenInvalid])
 
 /**
  * Joins a room. Fails with `JoinRefused` (the host's `Reject`: room full, peer id in use, auth
@@ -88,6 +99,7 @@ export const join = (
     const room = ad.room ?? "default"
     const timeout = Duration.decode(ad.connectTimeout ?? Duration.seconds(10))
     let session: ClientSession | undefined
+    let serverPeerId = ""
     const check = (w: Welcome, requested: string | undefined): HostUnreachable | undefined => {
       if (w.protocolVersion !== PROTOCOL_VERSION) return new HostUnreachable({ reason: `host speaks protocol ${w.protocolVersion}` })
       if (ad.serverPeerId !== undefined && w.serverPeerId !== ad.serverPeerId) {
@@ -97,121 +109,164 @@ export const join = (
       if (w.room !== room) return new HostUnreachable({ reason: `host admitted to room ${w.room}, asked for ${room}` })
       return undefined
     }
-    const attempt = (hello: Hello) =>
-      connect({
-        url: ad.url,
-        hello,
-        timeout,
-        onWelcome: (w, link) => {
-          const refused = check(w, hello.peerId)
-          if (refused !== undefined) return refused
-          // Synchronously, so frames right behind the welcome find the session ready.
-          session ??= new ClientSession(w, ad.delivery ?? DeliveryPolicy.reliable(), ad.maxBufferedFrames ?? 65_536, ad.maxPayloadBytes)
-          session.up(link, w)
-          return undefined
-        },
-        onFrame: (m) => session?.onFrame(m),
-        onBadFrame: () => {
-          if (session !== undefined) session.counters.droppedBadFrames++
-        }
-      })
-    const baseHello: Hello = {
-      _tag: "Hello",
-      protocolVersion: PROTOCOL_VERSION,
-      room,
-      displayName: ad.displayName,
-      sessionId: ad.sessionId ?? "",
-      ...(ad.peerId === undefined ? {} : { peerId: ad.peerId }),
-      ...(ad.credentials === undefined ? {} : { credentials: ad.credentials })
+    const credentialsFor = (peerId: string | undefined): Effect.Effect<string | undefined> => {
+      const c = ad.credentials
+      return typeof c === "function" ? c({ room, peerId }) : Effect.succeed(c)
     }
-    const first = yield* attempt(baseHello)
+    /** One connection attempt as `peerId` (the requested id, or the session's own on reconnects). */
+    const attempt = (peerId: string | undefined, resumeToken: Uint8Array | undefined) =>
+      Effect.flatMap(credentialsFor(peerId), (credentials) => {
+        const hello: Hello = {
+          _tag: "Hello",
+          protocolVersion: PROTOCOL_VERSION,
+          room,
+          displayName: ad.displayName,
+          sessionId: ad.sessionId ?? "",
+          ...(peerId === undefined ? {} : { peerId }),
+          ...(credentials === undefined ? {} : { credentials }),
+          ...(resumeToken === undefined ? {} : { resumeToken })
+        }
+        return connect({
+          url: ad.url,
+          hello,
+          timeout,
+          onWelcome: (w, link) => {
+            const refused = check(w, peerId)
+            if (refused !== undefined) return refused
+            // Synchronously, so frames right behind the welcome find the session ready.
+            session ??= new ClientSession(w, ad.delivery ?? DeliveryPolicy.reliable(), ad.maxBufferedFrames ?? 65_536, ad.maxPayloadBytes)
+            session.up(link, w)
+            serverPeerId = w.serverPeerId
+            return undefined
+          },
+          onFrame: (m) => session?.onFrame(m),
+          onBadFrame: () => {
+            if (session !== undefined) session.counters.droppedBadFrames++
+          }
+        })
+      })
+    const first = yield* attempt(ad.peerId, undefined)
     const s = session!
+    const status = new Cell<LinkStatus>(LinkStatus.Connected())
     const scope = yield* Effect.scope
     // Finalizers run last-in first-out: tear (saying Bye), then free the last connection.
     yield* Scope.addFinalizer(scope, Effect.suspend(() => s.lastLink?.release ?? Effect.void))
-    yield* Scope.addFinalizer(scope, Effect.sync(() => s.tear(CloseReason.Normal(), true)))
-    const resume = (token: Uint8Array) => attempt({ ...baseHello, peerId: s.selfId, resumeToken: token })
-    yield* Effect.forkIn(supervise(s, first.link, first.welcome, resume), scope)
-    yield* Effect.forkIn(heartbeat(s, first.welcome.heartbeatIntervalMs), scope)
+    yield* Scope.addFinalizer(scope, Effect.sync(() => {
+      s.tear(CloseReason.Normal(), true)
+      status.set(LinkStatus.Closed())
+    }))
+    yield* Effect.forkIn(
+      supervise({
+        session: s,
+        status,
+        room,
+        link: first.link,
+        welcome: first.welcome,
+        resume: (token) => attempt(s.selfId, token),
+        rejoin: attempt(s.selfId, undefined),
+        policy: ad.reconnect ?? {}
+      }),
+      scope
+    )
+    yield* Effect.forkIn(heartbeat(s, () => s.heartbeatIntervalMs), scope)
     const seam = s.seam()
+    // A tear from the seam itself (close, overflow) is final for the status too.
+    yield* Effect.forkIn(
+      Stream.runForEach(seam.state.changes, (st) => Effect.sync(() => st._tag === "Torn" && status.set(LinkStatus.Closed()))),
+      scope
+    )
     // Made on the first `channel` call only: the mux takes over the seam's single collector.
     const mux = yield* Effect.cached(Scope.extend(Mux.byName(seam), scope))
     const result: WebSocketRoom = {
       room,
-      serverPeerId: first.welcome.serverPeerId,
+      get serverPeerId() {
+        return serverPeerId
+      },
       roster: seam.peers,
       seam,
+      status,
       channel: (name) => Effect.flatMap(mux, (m) => m.channel(name)),
       counters: s.counters
     }
     return result
   })
 
-/**
- * Watches the current link; when it drops, resumes until the reconnect window ends. Backoff:
- * 25 ms doubling to 1 s, never past the window.
- */
-const supervise = (
-  s: ClientSession,
-  firstLink: ClientLink,
-  firstWelcome: Welcome,
-  resume: (token: Uint8Array) => Effect.Effect<{ readonly link: ClientLink; readonly welcome: Welcome }, JoinRefused | HostUnreachable, Socket.WebSocketConstructor>
-): Effect.Effect<void, never, Socket.WebSocketConstructor> =>
-  Effect.gen(function*() {
-    let link = firstLink
-    let windowMs = firstWelcome.reconnectWindowMs
-    while (true) {
-      const code = yield* link.down
-      yield* link.release
-      if (s.torn !== undefined) return
-      s.down()
-      if (code !== undefined && FINAL_CODES.has(code)) {
-        return s.tear(CloseReason.Error({ cause: new JoinRefused({ code, reason: "the host ended this membership" }) }), false)
-      }
-      const deadline = (yield* Clock.currentTimeMillis) + windowMs
-      let delay = 25
-      while (true) {
-        if (s.torn !== undefined) return
-        const now = yield* Clock.currentTimeMillis
-        if (now >= deadline) return s.tear(CloseReason.Unreachable(), false)
-        const next = yield* Effect.either(resume(s.token))
-        if (Either.isRight(next)) {
-          link = next.right.link
-          windowMs = next.right.welcome.reconnectWindowMs
-          break
-        }
-        const error = next.left
-        if (error._tag === "JoinRefused" && FINAL_CODES.has(error.code)) {
-          return s.tear(CloseReason.Error({ cause: error }), false)
-        }
-        yield* Effect.sleep(Duration.millis(Math.max(0, Math.min(delay, deadline - now))))
-        delay = Math.min(delay * 2, 1000)
-      }
-    }
-  })
+/** What every weave of a `WebSocketLoom` shares: the host, credentials, limits and policies. */
+export type WebSocketLoomConfig = Omit<WebSocketAdvertisement, "room" | "peerId" | "displayName"> & {
+  /** Display name sent in every hello. Default: the peer id, or `"kuilt"`. */
+  readonly displayName?: string
+}
 
 /**
- * The client's half of the heartbeat: the host pings every interval, so three silent intervals mean
- * a half-open link. The link is released at once (a closing handshake over a dead link could take
- * long), which makes the supervisor resume.
+ * What a `WebSocketLoom` offers: a `Loom` whose `host(pattern)` and `join(tag)` weave a seam in room
+ * `sessionName` as peer `peerKey`, so code written against `Loom` (a game, a Raft node) runs over a
+ * relay host by swapping the Layer, plus `joinRoom` for the room-level handle (roster, status,
+ * channels, counters).
+ *
+ * On a relay, rooms exist while they have members: `join` of an empty room creates it, and `host`
+ * refuses (`WeaveFailed`) only a room that already has live members. `maxPeers` is the host's
+ * `roomCapacity`, not per session; `roomKey` is not supported (bind peers with the host's identity
+ * instead) and is refused rather than ignored.
  */
-const heartbeat = (s: ClientSession, intervalMs: number): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    let silent = 0
-    while (s.torn === undefined) {
-      yield* Effect.sleep(Duration.millis(intervalMs))
-      const link = s.link
-      if (link === undefined || s.heard) {
-        s.heard = false
-        silent = 0
-        continue
-      }
-      if (++silent >= 3) {
-        silent = 0
-        yield* link.release
-      }
+export interface WebSocketLoomShape extends LoomShape {
+  readonly config: WebSocketLoomConfig
+  readonly joinRoom: (
+    room: string,
+    options?: { readonly peerId?: string; readonly displayName?: string }
+  ) => Effect.Effect<WebSocketRoom, JoinRefused | HostUnreachable, Scope.Scope>
+}
+
+const weaveFailed = (e: JoinRefused | HostUnreachable) => new WeaveFailed({ reason: e.message })
+
+/** A loom over the host at `config.url`, using the `WebSocketConstructor` of the current context. */
+export const make = (config: WebSocketLoomConfig): Effect.Effect<WebSocketLoomShape, never, Socket.WebSocketConstructor> =>
+  // Only the constructor is captured: the caller's whole context would carry its Scope along.
+  Effect.map(Socket.WebSocketConstructor, (constructor) => {
+    const joinRoom: WebSocketLoomShape["joinRoom"] = (room, options = {}) =>
+      join({
+        ...config,
+        room,
+        displayName: options.displayName ?? config.displayName ?? options.peerId ?? "kuilt",
+        ...(options.peerId === undefined ? {} : { peerId: options.peerId })
+      }).pipe(Effect.provideService(Socket.WebSocketConstructor, constructor))
+    const weave = (sessionName: string, peerKey: string | undefined, roomKey: string | undefined) =>
+      roomKey !== undefined
+        ? Effect.fail(new WeaveFailed({ reason: "roomKey is not supported by WebSocketLoom; bind peers with the host's identity" }))
+        : Effect.mapError(joinRoom(sessionName, peerKey === undefined ? {} : { peerId: peerKey }), weaveFailed)
+    const loom: WebSocketLoomShape = {
+      config,
+      joinRoom,
+      host: (pattern) =>
+        Effect.gen(function*() {
+          const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+          const joined = yield* weave(pattern.sessionName, pattern.peerKey, pattern.roomKey).pipe(
+            Scope.extend(scope),
+            Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
+          )
+          const others = [...(yield* joined.roster.get)].filter((p) => p !== joined.seam.selfId)
+          if (others.length > 0) {
+            yield* Scope.close(scope, Exit.void)
+            return yield* new WeaveFailed({ reason: `session "${pattern.sessionName}" is already live (${others.length} peers)` })
+          }
+          return joined.seam
+        }),
+      join: (tag) => Effect.map(weave(tag.sessionName, tag.peerKey, tag.roomKey), (r) => r.seam)
     }
+    return loom
   })
 
-/** The client loom, as a namespace (`WebSocketLoom.join`). */
-export const WebSocketLoom = { join }
+/** One loom made with `config`, provided both as the `Loom` and as the `WebSocketLoom`. */
+export const layer = (config: WebSocketLoomConfig): Layer.Layer<Loom | WebSocketLoom, never, Socket.WebSocketConstructor> =>
+  Layer.effectContext(Effect.map(make(config), (loom) => Context.make(WebSocketLoom, loom).pipe(Context.add(Loom, loom))))
+
+/**
+ * The WebSocket client fabric as a service (its interface is `WebSocketLoomShape`), with its
+ * constructors: `WebSocketLoom.join(advertisement)` for one room, `WebSocketLoom.make(config)` for
+ * a `Loom` in the caller's context, `WebSocketLoom.layer(config)` providing `Loom` and
+ * `WebSocketLoom`.
+ */
+export class WebSocketLoom extends Context.Tag("kuilt/WebSocketLoom")<WebSocketLoom, WebSocketLoomShape>() {
+  static readonly join = join
+  static readonly make = make
+  static readonly layer = layer
+}

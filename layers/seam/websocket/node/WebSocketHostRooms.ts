@@ -6,59 +6,22 @@
  *
  * Rooms are isolated by construction: a member's frames are only ever looked up in, and sent to,
  * its own room's member map.
+ *
+ * Identity: a slot is taken back by a resume token (a dropped link), or by a fresh hello of the
+ * same authenticated principal (a restarted process): the stale connection, if any, is closed
+ * with `Superseded` and the member is bound to the new one at once, without waiting for the
+ * reconnect window. A hello of another principal, or any hello on an open host, gets `PeerIdInUse`.
  */
 import { randomBytes, randomUUID } from "node:crypto"
-import { encodeMessage, encodeRelayWith, MessageType, peerIdBytes, PROTOCOL_VERSION, RELAY_OVERHEAD_BYTES } from "../Protocol.js"
-import type { Hello, WireMessage } from "../Protocol.js"
+import { encodeMessage, PROTOCOL_VERSION, RELAY_OVERHEAD_BYTES } from "../Protocol.js"
+import type { Hello } from "../Protocol.js"
 import { RejectCode, rejectCodeName } from "../RejectCode.js"
+import type { HostLink } from "./HostMembers.js"
+import { Connection, Member, Room } from "./HostMembers.js"
 import type { HostCounters, Principal, ResolvedHostOptions, RoomStats } from "./WebSocketHostOptions.js"
 
-/** One accepted WebSocket, as the rooms see it. */
-export interface HostLink {
-  /** Queues one binary message. */
-  readonly send: (bytes: Uint8Array) => void
-  /** Bytes queued and not yet written to the socket. */
-  readonly bufferedAmount: () => number
-  /** Closes with a close frame (queued after pending data). */
-  readonly close: (code: number, reason: string) => void
-  /** Destroys the socket at once (frees its buffers; the peer sees 1006). */
-  readonly terminate: () => void
-  readonly origin: string | undefined
-}
-
-export class Connection {
-  phase: "handshake" | "authenticating" | "member" | "closed" = "handshake"
-  member: Member | undefined = undefined
-  heard = true
-  lastHeard: number
-  badFrames = 0
-  byeReceived = false
-  constructor(readonly link: HostLink, readonly openedAt: number) {
-    this.lastHeard = openedAt
-  }
-}
-
-export class Member {
-  conn: Connection | undefined = undefined
-  /** The id's UTF-8 bytes, written into every frame this member sends. */
-  readonly idBytes: Uint8Array
-  /** When the connection dropped (the reconnect window runs from here). */
-  droppedAt = 0
-  constructor(
-    readonly peerId: string,
-    readonly room: Room,
-    public token: string,
-    readonly displayName: string,
-    readonly principal: Principal | undefined
-  ) {
-    this.idBytes = peerIdBytes(peerId)
-  }
-}
-
-export class Room {
-  readonly members = new Map<string, Member>()
-  constructor(readonly name: string) {}
-}
+export type { HostLink } from "./HostMembers.js"
+export { Connection, Member, Room } from "./HostMembers.js"
 
 const tokenKey = (token: Uint8Array): string => Buffer.from(token.buffer, token.byteOffset, token.byteLength).toString("hex")
 
@@ -72,20 +35,78 @@ export class HostRooms {
   private lastPingAt = 0
   readonly budget: number
 
-  constructor(readonly options: ResolvedHostOptions, readonly counters: HostCounters) {
+  constructor(
+    readonly options: ResolvedHostOptions,
+    readonly counters: HostCounters,
+    /** Current time in ms (the host's `Clock`), read per frame by the rate limits. */
+    readonly now: () => number
+  ) {
     this.budget = options.maxFrameBytes - RELAY_OVERHEAD_BYTES
   }
 
-  /** A new socket: refused with `HostFull` past `maxConnections`, else tracked for the handshake. */
+  /** Open connections per remote address. */
+  private readonly addresses = new Map<string, number>()
+
+  /**
+   * A new socket: refused with `HostFull` past `maxConnections` and with `AddressLimit` past
+   * `maxConnectionsPerAddress`, else tracked for the handshake.
+   */
   open(link: HostLink, now: number): Connection | undefined {
     this.counters.connectionsOpened++
-    if (this.connections.size >= this.options.maxConnections) {
-      this.refuse(link, RejectCode.HostFull, `the host has ${this.options.maxConnections} connections`)
+    const o = this.options
+    if (this.connections.size >= o.maxConnections) {
+      this.refuse(link, RejectCode.HostFull, `the host has ${o.maxConnections} connections`)
       return undefined
     }
-    const conn = new Connection(link, now)
+    const address = link.address
+    const fromAddress = address === undefined ? 0 : this.addresses.get(address) ?? 0
+    if (fromAddress >= o.maxConnectionsPerAddress) {
+      this.refuse(link, RejectCode.AddressLimit, `${o.maxConnectionsPerAddress} connections from this address are open`)
+      return undefined
+    }
+    if (address !== undefined) this.addresses.set(address, fromAddress + 1)
+    const conn = new Connection(link, now, o)
     this.connections.add(conn)
     return conn
+  }
+
+  /**
+   * Charges one received message to the connection's rate limits. Returns 0, or the ms for which
+   * the connection has been paused (the caller resumes it with `unpause` after that long).
+   */
+  throttle(conn: Connection, bytes: number, now: number): number {
+    const wait = Math.max(conn.messages.take(1, now), conn.bytes.take(bytes, now))
+    if (wait <= 0 || conn.paused || conn.phase === "closed") return 0
+    conn.paused = true
+    this.counters.rateLimited++
+    this.updateReading(conn)
+    return Math.ceil(wait)
+  }
+
+  /** Ends a rate-limit pause. */
+  unpause(conn: Connection): void {
+    if (!conn.paused) return
+    conn.paused = false
+    this.updateReading(conn)
+  }
+
+  /**
+   * Counts one frame in the current loop turn; true when the connection already had
+   * `maxFramesPerTurn` this turn (the caller defers the frame to a later turn).
+   */
+  overQuantum(conn: Connection, turn: number): boolean {
+    if (conn.turn !== turn) {
+      conn.turn = turn
+      conn.turnFrames = 0
+    }
+    return ++conn.turnFrames > this.options.maxFramesPerTurn
+  }
+
+  /** Reads from the socket unless it is rate-limited or has a backlog. */
+  updateReading(conn: Connection): void {
+    if (conn.phase === "closed") return
+    if (conn.paused || conn.backlog !== undefined) conn.link.pause()
+    else conn.link.resume()
   }
 
   /** Sends a `Reject` and closes with the same code. */
@@ -96,9 +117,11 @@ export class HostRooms {
     link.close(code, reason.slice(0, 120))
   }
 
+  /** Refuses or ends a tracked connection; the sweep destroys it if its close does not complete. */
   reject(conn: Connection, code: number, reason: string): void {
     if (conn.phase === "closed") return
     conn.phase = "closed"
+    conn.terminateAt ??= this.nowMs + Math.max(this.options.slowConsumerGraceMs, this.options.handshakeTimeoutMs)
     this.refuse(conn.link, code, reason)
   }
 
@@ -110,23 +133,34 @@ export class HostRooms {
     }
   }
 
-  /** Sends to a member's connection, disconnecting it when its outbound buffer is over the bound. */
+  /**
+   * Sends to a member's connection. One that would hold more than `maxOutboundBytesPerConnection`
+   * unsent is a slow reader: this frame and every later one for it are dropped (counted), it is
+   * closed with `SlowConsumer` (the close frame queues behind its backlog) and destroyed by the
+   * sweep if still open after `slowConsumerGrace`; its member falls into the reconnect window.
+   */
   deliver(conn: Connection, bytes: Uint8Array): void {
-    if (conn.phase !== "member") return
+    if (conn.phase !== "member") {
+      if (conn.terminateAt !== undefined) this.counters.droppedSlowConsumer++
+      return
+    }
     if (conn.link.bufferedAmount() + bytes.byteLength > this.options.maxOutboundBytesPerConnection) {
-      // A close frame would queue behind the very backlog the peer is not reading, so the socket is
-      // destroyed: the backlog is freed now and the member falls into its reconnect window.
       this.counters.slowConsumers++
-      conn.link.terminate()
+      this.counters.droppedSlowConsumer++
+      conn.terminateAt = this.nowMs + this.options.slowConsumerGraceMs
+      this.reject(conn, RejectCode.SlowConsumer, `more than ${this.options.maxOutboundBytesPerConnection} bytes unread`)
       this.dropped(conn)
       return
     }
+    this.counters.framesDelivered++
+    this.counters.bytesDelivered += bytes.byteLength
     conn.link.send(bytes)
   }
 
   /**
-   * Admits a hello (already decoded, version-checked and authenticated). Resume with a valid token
-   * takes the old slot back (a still-open old connection is closed as `Superseded`).
+   * Admits a hello (already decoded, version-checked and authenticated: `principal` is who the
+   * identity check says it is, `undefined` on an open host). A valid resume token, or a fresh hello
+   * of the same principal, takes the old slot back (see the module comment).
    */
   admit(conn: Connection, hello: Hello, principal: Principal | undefined): void {
     if (conn.phase === "closed") return
@@ -139,31 +173,36 @@ export class HostRooms {
       ) {
         return this.reject(conn, RejectCode.ResumeTokenInvalid, "unknown, expired or foreign resume token")
       }
-      const old = member.conn
-      if (old !== undefined) {
-        old.member = undefined
-        this.reject(old, RejectCode.Superseded, "resumed on a newer connection")
-        this.connections.delete(old)
-      }
-      this.tokens.delete(member.token)
-      member.token = this.newToken(member)
-      this.bind(conn, member)
+      if (member.principal !== principal) return this.reject(conn, RejectCode.AuthRefused, "the slot belongs to another identity")
+      this.takeOver(conn, member, "resumed on a newer connection")
       this.counters.resumed++
       this.welcome(conn, member, true)
       return
     }
     let room = this.rooms.get(hello.room)
+    let peerId = hello.peerId
+    if (peerId !== undefined) {
+      const held = room?.members.get(peerId)
+      if (held !== undefined) {
+        if (principal === undefined || held.principal !== principal) {
+          const why = principal === undefined
+            ? "and this host has no identity check, so the slot is kept for its holder's resume"
+            : "and held by another identity"
+          return this.reject(conn, RejectCode.PeerIdInUse, `peer id "${peerId}" is in use in room "${hello.room}" ${why}`)
+        }
+        // The same identity again: a restarted process. Its stale link cannot resume any more.
+        this.takeOver(conn, held, "the same identity joined again")
+        this.counters.takeovers++
+        this.welcome(conn, held, false)
+        return
+      }
+    }
     if (room === undefined) {
       if (this.rooms.size >= o.maxRooms) return this.reject(conn, RejectCode.HostFull, `the host has ${o.maxRooms} rooms`)
     } else if (room.members.size >= o.roomCapacity) {
       return this.reject(conn, RejectCode.RoomFull, `room "${hello.room}" has ${o.roomCapacity} members`)
     }
-    let peerId = hello.peerId
-    if (peerId !== undefined) {
-      if (room?.members.has(peerId)) {
-        return this.reject(conn, RejectCode.PeerIdInUse, `peer id "${peerId}" is live in room "${hello.room}"`)
-      }
-    } else {
+    if (peerId === undefined) {
       do peerId = randomUUID()
       while (room?.members.has(peerId))
     }
@@ -178,6 +217,18 @@ export class HostRooms {
     this.counters.admitted++
     this.welcome(conn, member, false)
     this.pushRoster(room, member)
+  }
+
+  /** Moves `member` to `conn`: its old connection (if any) is closed as `Superseded`, its token rotated. */
+  private takeOver(conn: Connection, member: Member, why: string): void {
+    const old = member.conn
+    if (old !== undefined) {
+      old.member = undefined
+      this.reject(old, RejectCode.Superseded, why)
+    }
+    this.tokens.delete(member.token)
+    member.token = this.newToken(member)
+    this.bind(conn, member)
   }
 
   private newToken(member: Member): string {
@@ -216,60 +267,18 @@ export class HostRooms {
     for (const m of room.members.values()) if (m !== except && m.conn !== undefined) this.deliver(m.conn, frame)
   }
 
-  /** Routes one decoded frame from an admitted member. */
-  onMemberMessage(conn: Connection, message: WireMessage): void {
-    const from = conn.member!
-    switch (message._tag) {
-      case "RelayTo": {
-        if (message.payload.byteLength > this.budget) {
-          this.counters.droppedOverBudget++
-          return
-        }
-        const target = from.room.members.get(message.to)
-        if (target === undefined || target.conn === undefined || target === from) {
-          this.counters.droppedNoPeer++
-          return
-        }
-        this.counters.relayed++
-        this.deliver(target.conn, encodeRelayWith(MessageType.RelayFrom, from.idBytes, message.payload))
-        return
-      }
-      case "Broadcast": {
-        if (message.payload.byteLength > this.budget) {
-          this.counters.droppedOverBudget++
-          return
-        }
-        this.counters.broadcasts++
-        const frame = encodeRelayWith(MessageType.RelayFrom, from.idBytes, message.payload)
-        for (const m of from.room.members.values()) if (m !== from && m.conn !== undefined) this.deliver(m.conn, frame)
-        return
-      }
-      case "Ping":
-        this.deliver(conn, encodeMessage({ _tag: "Pong", nonce: message.nonce }))
-        return
-      case "Pong":
-        return
-      case "Bye":
-        conn.byeReceived = true
-        this.leave(from)
-        conn.member = undefined
-        conn.phase = "closed"
-        conn.link.close(1000, "bye")
-        return
-      case "Hello":
-      case "Welcome":
-      case "Reject":
-      case "Roster":
-      case "RelayFrom":
-        // A second hello or a host-only frame: the sender is confused or hostile. Never relayed.
-        this.badFrame(conn)
-        return
-    }
-  }
-
   /** The socket closed (for any reason): a member without `Bye` keeps its slot for the window. */
   onClose(conn: Connection): void {
     this.connections.delete(conn)
+    if (!conn.released) {
+      conn.released = true
+      const address = conn.link.address
+      if (address !== undefined) {
+        const n = (this.addresses.get(address) ?? 1) - 1
+        if (n <= 0) this.addresses.delete(address)
+        else this.addresses.set(address, n)
+      }
+    }
     if (conn.phase !== "closed") conn.phase = "closed"
     this.dropped(conn)
   }
@@ -320,20 +329,23 @@ export class HostRooms {
         case "authenticating":
           if (now - conn.openedAt >= o.handshakeTimeoutMs) {
             this.reject(conn, RejectCode.HandshakeTimeout, `no admission within ${o.handshakeTimeoutMs} ms`)
-            this.connections.delete(conn)
           }
           break
         case "member":
           if (now - conn.lastHeard >= 3 * o.heartbeatIntervalMs) {
             this.counters.heartbeatTimeouts++
             conn.link.terminate()
-            this.connections.delete(conn)
             this.dropped(conn)
           } else if (pingFrame !== undefined) {
             this.deliver(conn, pingFrame)
           }
           break
         case "closed":
+          // Closed by the host, but the socket is still open: its peer did not finish the close.
+          if (conn.terminateAt !== undefined && now >= conn.terminateAt) {
+            conn.terminateAt = undefined
+            conn.link.terminate()
+          }
           break
       }
     }
@@ -350,15 +362,18 @@ export class HostRooms {
     const conn = this.rooms.get(roomName)?.members.get(peerId)?.conn
     if (conn === undefined) return false
     conn.link.terminate()
-    this.connections.delete(conn)
     this.dropped(conn)
     return true
   }
 
-  /** Closes every connection with `HostClosing`. */
+  /** Closes every connection with `HostClosing` (each leaves `connections` when its socket closes). */
   closeAll(): void {
     for (const conn of this.connections) this.reject(conn, RejectCode.HostClosing, "the host is closing")
-    this.connections.clear()
+  }
+
+  /** Destroys every socket still open (after `closeAll` had its chance). */
+  terminateAll(): void {
+    for (const conn of this.connections) conn.link.terminate()
   }
 
   stats(): ReadonlyArray<RoomStats> {

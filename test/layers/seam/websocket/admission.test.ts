@@ -6,7 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Fiber, Stream } from "effect"
 import { PeerId } from "../../../../services/seam/PeerId.js"
 import type { SeamShape } from "../../../../services/seam/Seam.js"
-import { AuthRejected } from "../../../../layers/seam/websocket/node/WebSocketHost.js"
+import { AuthRejected, HostIdentity } from "../../../../layers/seam/websocket/node/WebSocketHost.js"
 import { MessageType } from "../../../../layers/seam/websocket/Protocol.js"
 import { RejectCode } from "../../../../layers/seam/websocket/RejectCode.js"
 import { eventually, hostStillServes, joinNode, startHost, WaitTimedOut } from "./fixture.js"
@@ -89,10 +89,10 @@ describe("WebSocket host admission", () => {
   it.scopedLive("the authentication hook refuses bad credentials and names the principal of good ones", () =>
     Effect.gen(function*() {
       const host = yield* startHost({
-        authenticate: (hello) =>
+        identity: HostIdentity.verifier((hello) =>
           hello.credentials === "secret"
             ? Effect.succeed(`user:${hello.displayName}`)
-            : Effect.fail(new AuthRejected({ reason: "bad token" }))
+            : Effect.fail(new AuthRejected({ reason: "bad token" })))
       })
       const refused = yield* Effect.flip(joinNode(host.url, { room: "auth", credentials: "wrong" }))
       expect(refused).toMatchObject({ _tag: "JoinRefused", code: RejectCode.AuthRefused, reason: "bad token" })

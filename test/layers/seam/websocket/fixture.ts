@@ -6,6 +6,7 @@ import { NodeSocket } from "@effect/platform-node"
 import { Data, Duration, Effect, Fiber, Option, Stream } from "effect"
 import type { Scope } from "effect"
 import * as WebSocketHost from "../../../../layers/seam/websocket/node/WebSocketHost.js"
+import { HostIdentity } from "../../../../layers/seam/websocket/node/WebSocketHost.js"
 import type { WebSocketHostOptions } from "../../../../layers/seam/websocket/node/WebSocketHost.js"
 import type { HostUnreachable, JoinRefused } from "../../../../layers/seam/websocket/WebSocketErrors.js"
 import type { WebSocketAdvertisement, WebSocketRoom } from "../../../../layers/seam/websocket/client/WebSocketLoom.js"
@@ -17,9 +18,11 @@ export class WaitTimedOut extends Data.TaggedError("WaitTimedOut")<{ readonly wh
 /**
  * A host with test-friendly timers unless overridden: a short reconnect window, and heartbeats
  * slow enough (1 s, so 3 s of silence) that a loaded CI machine does not time out healthy links.
+ * Open by choice (these tests are about the protocol; identity has its own tests).
  */
 export const startHost = (options: WebSocketHostOptions = {}) =>
   WebSocketHost.make({
+    identity: HostIdentity.open(),
     heartbeatInterval: Duration.seconds(1),
     reconnectWindow: Duration.millis(500),
     handshakeTimeout: Duration.millis(1000),

@@ -96,7 +96,7 @@ describe("WebSocket resume and heartbeats", () => {
       expect(host.counters.heartbeatTimeouts).toBe(1)
     }))
 
-  it.scopedLive("a client whose host goes silent detects it, tries to resume and tears when the resume is refused", () =>
+  it.scopedLive("a client whose host goes silent detects it, tries to resume and, told never to rejoin, tears when the resume is refused", () =>
     Effect.gen(function*() {
       // A fake host: welcomes, then never sends again (a half-open link), and refuses resumes.
       const hellos: Array<Hello> = []
@@ -133,7 +133,9 @@ describe("WebSocket resume and heartbeats", () => {
       })
       const port = (server.address() as { port: number }).port
       const scope = yield* Scope.make()
-      const room = yield* joinNode(`ws://127.0.0.1:${port}`, { room: "r", serverPeerId: "fake" }).pipe(Scope.extend(scope))
+      const room = yield* joinNode(`ws://127.0.0.1:${port}`, { room: "r", serverPeerId: "fake", reconnect: { maxRejoins: 0 } }).pipe(
+        Scope.extend(scope)
+      )
       yield* eventually("the client tears", Effect.map(room.seam.state.get, (s) => s._tag === "Torn"), 3_000)
       const state = yield* room.seam.state.get
       const cause = state._tag === "Torn" && state.reason._tag === "Error" ? state.reason.cause : undefined
@@ -142,11 +144,11 @@ describe("WebSocket resume and heartbeats", () => {
       yield* Scope.close(scope, Exit.void)
     }))
 
-  it.scopedLive("a client whose host shuts down tears with Unreachable once the window has passed", () =>
+  it.scopedLive("a client limited to 2 rejoins whose host shuts down tears with Unreachable once the window has passed", () =>
     Effect.gen(function*() {
       const hostScope = yield* Scope.make()
       const host = yield* startHost({ reconnectWindow: Duration.millis(300) }).pipe(Scope.extend(hostScope))
-      const room = yield* joinNode(host.url, { room: "r" })
+      const room = yield* joinNode(host.url, { room: "r", reconnect: { maxRejoins: 2, maxDelay: Duration.millis(100) } })
       yield* Scope.close(hostScope, Exit.void)
       yield* eventually("the client reports Weaving", Effect.map(room.seam.state.get, (s) => s._tag !== "Woven"), 2_000)
       yield* eventually("the client tears", Effect.map(room.seam.state.get, (s) => s._tag === "Torn"), 3_000)
