@@ -68,7 +68,7 @@ export {
   StorageError
 } from "../services/raft/RaftErrors.js"
 export type { TransferFailureReason } from "../services/raft/RaftErrors.js"
-export type { ProposeFailFastOptions, ProposeOptions, RaftNodeFailure, RaftNodeShape } from "../services/raft/RaftNode.js"
+export type { ProposeFailFastOptions, ProposeOptions, RaftHealth, RaftNodeFailure, RaftNodeShape } from "../services/raft/RaftNode.js"
 export type { RaftRole } from "../services/raft/RaftRole.js"
 export { EMPTY_DURABLE_STATE, RaftStorage } from "../services/raft/RaftStorage.js"
 export type {
@@ -81,7 +81,7 @@ export type {
   WriteBatch
 } from "../services/raft/RaftStorage.js"
 export { RaftMetric, RaftTraceEvent } from "../services/raft/RaftTrace.js"
-export type { DenyReason, RaftMessageType, RefusalGate, StepDownReason } from "../services/raft/RaftTrace.js"
+export type { DenyReason, RaftMessageType, RefusalGate, StepDownReason, WedgeReason } from "../services/raft/RaftTrace.js"
 export { RaftTransport } from "../services/raft/RaftTransport.js"
 export type { RaftEnvelope, RaftTransportShape } from "../services/raft/RaftTransport.js"
 

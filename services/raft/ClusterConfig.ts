@@ -6,6 +6,7 @@
 import { Schema } from "effect"
 import { NodeId } from "./NodeId.js"
 
+/** A cluster membership: its voters and learners (both sets of `NodeId`). Build with `ofVoters` or `of`. */
 export class ClusterConfig extends Schema.Class<ClusterConfig>("ClusterConfig")({
   voters: Schema.ReadonlySetFromSelf(NodeId),
   learners: Schema.ReadonlySetFromSelf(NodeId)

@@ -20,6 +20,7 @@ export const IdString = (identifier: string) =>
     arbitrary: () => (fc) => fc.string({ minLength: 1, maxLength: 40 })
   })
 
+/** A Raft node's id: a branded, length-limited UTF-8 string, stable across restarts. */
 export const NodeId = IdString("NodeId").pipe(Schema.brand("NodeId"))
 export type NodeId = typeof NodeId.Type
 

@@ -30,6 +30,7 @@ import type { RunnerCommand } from "./RunnerCommand.js"
 import type { RunnerTable } from "./RunnerTable.js"
 import * as RunnerTableReplica from "./RunnerTableReplica.js"
 
+/** Options of `RaftRunnerStorage.make`/`layer`: tick period of the table clock, operation bound, snapshot cadence. */
 export interface RaftRunnerStorageOptions {
   /**
    * How often the leader advances the table's clock. Default: a tenth of

@@ -46,6 +46,7 @@ export const ReleaseAll = Schema.TaggedStruct("ReleaseAll", { address: Address }
  */
 export const Tick = Schema.TaggedStruct("Tick", { elapsedMs: Millis, after: Millis })
 
+/** A command of the runner table's log (the Raft entries `RaftRunnerStorage` proposes): one of the tagged structs above. */
 export const RunnerCommand = Schema.Union(Register, Unregister, SetHealth, Acquire, Refresh, Release, ReleaseAll, Tick)
 export type RunnerCommand = typeof RunnerCommand.Type
 

@@ -43,6 +43,11 @@ const SnapshotSchema = Schema.parseJson(Schema.Struct({
   locks: Schema.Array(Schema.Tuple(Schema.String, Schema.Struct({ address: Schema.String, acquiredAt: Schema.Number })))
 }))
 
+/**
+ * The replicated state behind `RaftRunnerStorage`: runners, machine ids and shard locks, advanced
+ * only by committed `RunnerCommand`s (so every replica holds the same table). Lock leases expire on
+ * the table's own clock (the sum of leader ticks), never on a proposer's wall clock.
+ */
 export class RunnerTable {
   /** Milliseconds of table time: the sum of the accepted ticks. */
   clock = 0

@@ -11,13 +11,18 @@ import type { RaftStorageShape } from "../../../services/raft/RaftStorage.js"
 import type { RaftStorageHarness } from "./RaftStorageConformance.js"
 import type { ConformanceTestApi } from "./TestApi.js"
 
+/** The largest term or index a storage must round-trip. */
 export const MAX = Number.MAX_SAFE_INTEGER
 
+/** A `NodeId` from a string. */
 export const nid = (s: string) => NodeId.make(s)
+/** A `ClientId` from a string. */
 export const cid = (s: string) => ClientId.make(s)
 
+/** A `Uint8Array` of these bytes. */
 export const bytes = (...xs: ReadonlyArray<number>) => new Uint8Array(xs)
 
+/** A command entry at `index`/`term` (its dedup key is `clientId` with serial `index`). */
 export const cmd = (index: number, term: number, command: Uint8Array = bytes(index & 0xff), clientId = "client") => ({
   _tag: "Command" as const,
   index,
@@ -26,14 +31,18 @@ export const cmd = (index: number, term: number, command: Uint8Array = bytes(ind
   dedupKey: { clientId: cid(clientId), requestId: index }
 })
 
+/** A no-op entry at `index`/`term`. */
 export const noop = (index: number, term: number) => ({ _tag: "NoOp" as const, index, term })
 
+/** A simple (non-joint) configuration payload. */
 export const configOf = (voters: ReadonlyArray<string>, learners: ReadonlyArray<string> = []) =>
   new ConfigPayload({ new: ClusterConfig.of(voters, learners) })
 
+/** A joint configuration payload (C_old,new, §6) with a learner. */
 export const jointConfig = () =>
   new ConfigPayload({ old: ClusterConfig.of(["a", "b", "c"]), new: ClusterConfig.of(["b", "c", "d"], ["e"]) })
 
+/** A config entry at `index`/`term`. */
 export const conf = (index: number, term: number, config: ConfigPayload = configOf(["a", "b", "c"])) => ({
   _tag: "Config" as const,
   index,
@@ -45,11 +54,13 @@ export const conf = (index: number, term: number, config: ConfigPayload = config
 export const noops = (from: number, to: number, term: number) =>
   Array.from({ length: to - from + 1 }, (_, k) => noop(from + k, term))
 
+/** A snapshot through `index`/`term` with these state bytes and configuration. */
 export const snapshotAt = (index: number, term: number, state: Uint8Array = bytes(1, 2, 3), config = configOf(["a"])) => ({
   meta: { lastIncludedIndex: index, lastIncludedTerm: term, config },
   state
 })
 
+/** The indices of these entries, in order. */
 export const indicesOf = (entries: ReadonlyArray<{ readonly index: number }>) => entries.map((e) => e.index)
 
 /** Byte equality without walking a 1 MiB array through the matcher's deep equality. */

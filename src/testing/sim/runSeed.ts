@@ -21,6 +21,7 @@ import { SimCluster, SimFault } from "./SimCluster.js"
 import { SimRandom } from "./SimRandom.js"
 import { Workload } from "./Workload.js"
 
+/** Options of one simulation run (`runSeed`): the seed and optional sizes. */
 export interface SimOptions {
   readonly seed: number
   /** Cluster size (3–7); drawn from the seed when omitted. */
@@ -33,6 +34,7 @@ export interface SimOptions {
   readonly adversary?: boolean
 }
 
+/** The outcome of one simulation run: ok, or the invariant violations found. */
 export interface SimResult {
   readonly seed: number
   readonly nodes: number
@@ -74,6 +76,7 @@ class TraceHash {
   }
 }
 
+/** Runs one seeded simulation and checks every invariant; the same seed reproduces the same run. */
 export const runSeed = (options: SimOptions): SimResult => {
   const seed = options.seed
   const random = new SimRandom(seed, 0)

@@ -44,6 +44,7 @@ import * as SqliteWorkerClient from "./SqliteWorkerClient.js"
 export { SCHEMA_VERSION } from "./SqlRaftStorageSchema.js"
 export { SqliteDriverMissing } from "./SqliteDriverMissing.js"
 
+/** Options of `SqlRaftStorage.make`/`layer` on any `@effect/sql` client: the table prefix and event-loop yielding. */
 export interface MakeOptions {
   /**
    * Prefix of the four table names (`<prefix>_schema`, `_state`, `_snapshot`, `_log`); default
@@ -58,6 +59,7 @@ export interface MakeOptions {
   readonly yieldToEventLoop?: boolean
 }
 
+/** Options of `SqlRaftStorage.makeSqlite`/`layerSqlite`: the file and where the driver runs. */
 export interface SqliteOptions extends MakeOptions {
   /** The database file (created when missing). */
   readonly filename: string
