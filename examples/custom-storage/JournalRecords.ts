@@ -6,31 +6,25 @@
  * Decoding doubles as the integrity check: a value that does not decode (a torn write, a foreign
  * value) is refused, never half-read.
  */
-import { ClusterConfig, ConfigPayload, DedupKey, Index, NodeId, Term } from "kuilt"
+import { DedupKey, Index, Members, NodeId, Term } from "kuilt"
 import type { DurableState, LogEntry, WriteBatch } from "kuilt"
 import { Schema } from "effect"
 
 const Bytes = Schema.Uint8ArrayFromBase64
 
-const JsonClusterConfig = Schema.transform(
+/** A configuration's members (plain sets of ids) as two JSON lists. */
+const JsonMembers = Schema.transform(
   Schema.Struct({ voters: Schema.Array(NodeId), learners: Schema.Array(NodeId) }),
-  Schema.instanceOf(ClusterConfig),
+  Schema.typeSchema(Members),
   {
     strict: true,
-    decode: (c) => ClusterConfig.of(c.voters, c.learners),
-    encode: (c) => ({ voters: [...c.voters], learners: [...c.learners] })
+    decode: (m) => ({ voters: new Set(m.voters), learners: new Set(m.learners) }),
+    encode: (m) => ({ voters: [...m.voters], learners: [...m.learners] })
   }
 )
 
-const JsonConfigPayload = Schema.transform(
-  Schema.Struct({ old: Schema.optionalWith(JsonClusterConfig, { exact: true }), new: JsonClusterConfig }),
-  Schema.instanceOf(ConfigPayload),
-  {
-    strict: true,
-    decode: (p) => new ConfigPayload(p.old === undefined ? { new: p.new } : { old: p.old, new: p.new }),
-    encode: (p) => (p.old === undefined ? { new: p.new } : { old: p.old, new: p.new })
-  }
-)
+/** A config entry's payload: `old` present for the joint configuration. */
+const JsonConfigPayload = Schema.Struct({ old: Schema.optionalWith(JsonMembers, { exact: true }), new: JsonMembers })
 
 const JsonEntry = Schema.Union(
   Schema.TaggedStruct("Command", { index: Index, term: Term, command: Bytes, dedupKey: DedupKey }),

@@ -36,11 +36,11 @@ export const noop = (index: number, term: number) => ({ _tag: "NoOp" as const, i
 
 /** A simple (non-joint) configuration payload. */
 export const configOf = (voters: ReadonlyArray<string>, learners: ReadonlyArray<string> = []) =>
-  new ConfigPayload({ new: ClusterConfig.of(voters, learners) })
+  ConfigPayload.make({ new: ClusterConfig.of(voters, learners) })
 
 /** A joint configuration payload (C_old,new, §6) with a learner. */
 export const jointConfig = () =>
-  new ConfigPayload({ old: ClusterConfig.of(["a", "b", "c"]), new: ClusterConfig.of(["b", "c", "d"], ["e"]) })
+  ConfigPayload.make({ old: ClusterConfig.of(["a", "b", "c"]), new: ClusterConfig.of(["b", "c", "d"], ["e"]) })
 
 /** A config entry at `index`/`term`. */
 export const conf = (index: number, term: number, config: ConfigPayload = configOf(["a", "b", "c"])) => ({
