@@ -5,7 +5,9 @@
  * Every step is an asynchronous child process (`runProcess`) under its own bound; a failure quotes
  * the command and its output.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { readdir, readFile, stat } from "node:fs/promises"
+import { cpus, loadavg } from "node:os"
 import { join, resolve } from "node:path"
 import { ProcessFailed, runProcess } from "./proc.js"
 
@@ -23,8 +25,17 @@ export const TYPECHECK_MS = 150_000
 export const INSTALL_MS = 240_000
 export const SMALL_STEP_MS = 60_000
 
+/**
+ * Runs one step and returns its stdout. A step past its bound fails with the command's output
+ * tails and the machine's load averages, so a CI log tells a hung step from a starved one.
+ */
 export const run = async (cmd: string, args: ReadonlyArray<string>, cwd: string, timeoutMs = SMALL_STEP_MS) =>
-  (await runProcess(cmd, args, { cwd, timeoutMs })).stdout
+  (await runProcess(cmd, args, { cwd, timeoutMs }).catch((e: unknown) => {
+    if (e instanceof ProcessFailed && e.outcome._tag === "TimedOut") {
+      e.message += `\n--- load averages (1, 5, 15 min) on ${cpus().length} cores: ${loadavg().map((l) => l.toFixed(1)).join(", ")}`
+    }
+    throw e
+  })).stdout
 
 /** Builds `dist/` and packs the package into `work`; returns the tarball's path. */
 export const buildAndPack = async (work: string): Promise<string> => {
@@ -84,28 +95,29 @@ export const installedVersions = async (app: string, name: string): Promise<Read
 /**
  * What in `app/node_modules` is or builds native code: `.node` binaries, `binding.gyp` files, and
  * packages with install scripts (`preinstall`, `install`, `postinstall`). Paths relative to `app`.
+ * Asynchronous: a synchronous walk of a whole tree would block the vitest worker on a busy machine.
  */
-export const nativeCode = (app: string): ReadonlyArray<string> => {
+export const nativeCode = async (app: string): Promise<ReadonlyArray<string>> => {
   const found: Array<string> = []
-  const walk = (dir: string, rel: string) => {
-    for (const name of readdirSync(dir)) {
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    for (const name of await readdir(dir)) {
       const path = join(dir, name)
       const relPath = `${rel}/${name}`
-      const stat = statSync(path, { throwIfNoEntry: false })
-      if (stat === undefined) continue
-      if (stat.isDirectory()) {
-        walk(path, relPath)
+      const info = await stat(path).catch(() => undefined)
+      if (info === undefined) continue
+      if (info.isDirectory()) {
+        await walk(path, relPath)
       } else if (name.endsWith(".node") || name === "binding.gyp") {
         found.push(relPath)
       } else if (name === "package.json" && /\/node_modules\/(@[^/]+\/)?[^/]+$/.test(rel)) {
-        const scripts = (JSON.parse(readFileSync(path, "utf8")) as { scripts?: Record<string, string> }).scripts ?? {}
+        const scripts = (JSON.parse(await readFile(path, "utf8")) as { scripts?: Record<string, string> }).scripts ?? {}
         for (const hook of ["preinstall", "install", "postinstall"]) {
           if (scripts[hook] !== undefined) found.push(`${relPath} (${hook}: ${scripts[hook]})`)
         }
       }
     }
   }
-  if (existsSync(join(app, "node_modules"))) walk(join(app, "node_modules"), "node_modules")
+  if (existsSync(join(app, "node_modules"))) await walk(join(app, "node_modules"), "node_modules")
   return found
 }
 
@@ -113,18 +125,18 @@ export const nativeCode = (app: string): ReadonlyArray<string> => {
  * Type-checks `files` in `app` with the repository's TypeScript: strict, NodeNext, and the
  * declarations of every package checked too (`skipLibCheck: false`); `types` lists the ambient
  * type packages (none for a browser app). Emits to `app/out` when `emit` is set. Writes the
- * tsconfig as `tsconfig.<name>.json` with the Effect language service plugin, so
- * `languageServiceDiagnostics` can run on the same project.
+ * project as `app/tsconfig.json`, with the Effect language service plugin, so
+ * `languageServiceDiagnostics` can run on the same project. (The language service's command line
+ * finds its plugin settings only in a file named `tsconfig.json`: with another name it checks
+ * none of the files and reports zero diagnostics.)
  */
 export const typeCheck = async (
   app: string,
-  name: string,
   files: ReadonlyArray<string>,
   options: { readonly types: ReadonlyArray<string>; readonly emit?: boolean }
-): Promise<string> => {
-  const config = `tsconfig.${name}.json`
+): Promise<void> => {
   writeFileSync(
-    join(app, config),
+    join(app, "tsconfig.json"),
     JSON.stringify({
       compilerOptions: {
         module: "NodeNext",
@@ -140,22 +152,34 @@ export const typeCheck = async (
       files
     })
   )
-  await run(bin("tsc"), ["-p", config], app, TYPECHECK_MS)
-  return config
+  await run(bin("tsc"), ["-p", "tsconfig.json"], app, TYPECHECK_MS)
 }
 
 /**
- * The Effect language service's diagnostics on a project: `{ errors, warnings }` and its output.
- * The command exits with 1 when it found errors; that is a result here, not a failure.
+ * The Effect language service's diagnostics on `app/tsconfig.json` (written by `typeCheck`):
+ * how many files it checked of how many, `{ errors, warnings }`, each diagnostic's line
+ * (`file(line,col): severity ...`) and the whole output. The command exits with 1 when it found
+ * errors; that is a result here, not a failure.
  */
-export const languageServiceDiagnostics = async (app: string, config: string) => {
-  const out = await runProcess(bin("effect-language-service"), ["diagnostics", "--project", config], { cwd: app, timeoutMs: TYPECHECK_MS })
+export const languageServiceDiagnostics = async (app: string) => {
+  const out = await runProcess(bin("effect-language-service"), ["diagnostics", "--project", "tsconfig.json", "--format", "text"], {
+    cwd: app,
+    timeoutMs: TYPECHECK_MS
+  })
     .then((r) => r.stdout)
     .catch((e: unknown) => {
       if (e instanceof ProcessFailed && e.outcome._tag === "Exited" && e.outcome.code === 1) return e.stdout
       throw e
     })
+  const checked = /Checked (\d+) files? out of (\d+) files?/.exec(out)
   const summary = /(\d+) errors?, (\d+) warnings?/.exec(out)
-  if (summary === null) throw new Error(`no summary in the language service's output:\n${out}`)
-  return { errors: Number(summary[1]), warnings: Number(summary[2]), out }
+  if (checked === null || summary === null) throw new Error(`no summary in the language service's output:\n${out}`)
+  return {
+    checked: Number(checked[1]),
+    files: Number(checked[2]),
+    errors: Number(summary[1]),
+    warnings: Number(summary[2]),
+    diagnostics: out.split("\n").filter((line) => /^\S+\(\d+,\d+\): (error|warning)/.test(line)),
+    out
+  }
 }
