@@ -55,6 +55,7 @@ export {
   Term
 } from "../services/raft/LogEntry.js"
 export { NodeId, nodeId } from "../services/raft/NodeId.js"
+export type { Branded } from "../services/raft/NodeId.js"
 export { DEFAULT_RAFT_CONFIG, RaftConfig } from "../services/raft/RaftConfig.js"
 export {
   ClientIdCollision,
