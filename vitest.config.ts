@@ -1,6 +1,18 @@
+import { resolve } from "node:path"
 import { defineConfig } from "vitest/config"
 
+const src = resolve(import.meta.dirname, "src")
+
 export default defineConfig({
+  // The package's entry points, as a consumer imports them (examples/ does), resolve to the
+  // sources, as tsconfig.json's `paths` do for tsc and tsx.
+  resolve: {
+    alias: [
+      { find: /^kuilt$/, replacement: resolve(src, "index.ts") },
+      { find: /^kuilt\/(node|browser|testing)$/, replacement: resolve(src, "$1.ts") },
+      { find: /^kuilt\/effect-cluster$/, replacement: resolve(src, "effect-cluster", "index.ts") }
+    ]
+  },
   test: {
     include: ["test/**/*.test.ts"],
     // Forks keep a crashing worker (a native module, a runaway test) from taking others down.

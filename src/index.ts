@@ -55,6 +55,7 @@ export {
   Term
 } from "../services/raft/LogEntry.js"
 export { NodeId, nodeId } from "../services/raft/NodeId.js"
+export type { Branded } from "../services/raft/NodeId.js"
 export { DEFAULT_RAFT_CONFIG, RaftConfig } from "../services/raft/RaftConfig.js"
 export {
   ClientIdCollision,
@@ -69,7 +70,7 @@ export {
   StorageError
 } from "../services/raft/RaftErrors.js"
 export type { TransferFailureReason } from "../services/raft/RaftErrors.js"
-export type { ProposeFailFastOptions, ProposeOptions, RaftNodeFailure, RaftNodeShape } from "../services/raft/RaftNode.js"
+export type { ProposeFailFastOptions, ProposeOptions, RaftHealth, RaftNodeFailure, RaftNodeShape } from "../services/raft/RaftNode.js"
 export type { RaftRole } from "../services/raft/RaftRole.js"
 export { EMPTY_DURABLE_STATE, RaftStorage } from "../services/raft/RaftStorage.js"
 export type {
@@ -82,7 +83,7 @@ export type {
   WriteBatch
 } from "../services/raft/RaftStorage.js"
 export { RaftMetric, RaftTraceEvent } from "../services/raft/RaftTrace.js"
-export type { DenyReason, RaftMessageType, RefusalGate, StepDownReason } from "../services/raft/RaftTrace.js"
+export type { DenyReason, RaftMessageType, RefusalGate, StepDownReason, WedgeReason } from "../services/raft/RaftTrace.js"
 export { RaftTransport } from "../services/raft/RaftTransport.js"
 export type { RaftEnvelope, RaftTransportShape } from "../services/raft/RaftTransport.js"
 
@@ -94,7 +95,8 @@ export type { ManagedRaftTransportShape } from "../layers/raft/transport/Managed
 export { SeamRaftTransport } from "../layers/raft/transport/SeamRaftTransport.js"
 export type { SeamRaftTransportStats } from "../layers/raft/transport/SeamRaftTransport.js"
 export { validateDurableState } from "../services/raft/validateDurableState.js"
-export { validateWriteBatch } from "../services/raft/validateWriteBatch.js"
+export { appendStart, validateWriteBatch } from "../services/raft/validateWriteBatch.js"
+export type { StoredLogView } from "../services/raft/validateWriteBatch.js"
 
 // Game facade.
 export * from "./game/index.js"

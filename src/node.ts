@@ -4,6 +4,7 @@
  */
 export * from "./index.js"
 export * as SqlRaftStorage from "../layers/raft/storage/sql/SqlRaftStorage.js"
+export { SqliteDriverMissing } from "../layers/raft/storage/sql/SqliteDriverMissing.js"
 // WebSocket fabric: the host (standalone, or as an HttpApp to mount), its identity options and
 // metrics, and Node's WebSocket constructor for `WebSocketLoom.join`.
 export { WebSocketHost } from "../layers/seam/websocket/node/WebSocketHost.js"

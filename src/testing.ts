@@ -6,8 +6,11 @@
  * - `checkLinearizability` and models (`./testing/linearizability`): a Porcupine-style checker.
  * - `CoreCluster`: a small deterministic harness of pure cores for rule-level tests.
  * - The codec property and fuzz harness.
+ * - The conformance suites for your own Seam fabrics and RaftStorages (`seamConformance`,
+ *   `raftStorageConformance`), declared through the `@effect/vitest` module you pass them.
  */
 export * from "./codec/testing.js"
+export * from "./testing/conformance/index.js"
 export * from "./testing/CoreCluster.js"
 export * from "./testing/linearizability/index.js"
 export { InvariantChecker } from "./testing/sim/Invariants.js"

@@ -18,6 +18,7 @@ export const Members = Schema.Struct({
 })
 export type Members = typeof Members.Type
 
+/** A cluster membership: its voters and learners (both sets of `NodeId`). Build with `ofVoters` or `of`. */
 export class ClusterConfig extends Schema.Class<ClusterConfig>("ClusterConfig")({
   voters: Schema.ReadonlySetFromSelf(NodeId),
   learners: Schema.ReadonlySetFromSelf(NodeId)

@@ -11,8 +11,10 @@ import { DedupKey } from "./ClientId.js"
 
 /** Log indices and terms: non-negative safe integers. */
 export const Index = Schema.Number.pipe(Schema.int(), Schema.between(0, Number.MAX_SAFE_INTEGER))
+/** A Raft term (§5.1): a non-negative safe integer. */
 export const Term = Index
 
+/** An application command in the log, with the proposer's dedup key (exactly-once apply). */
 export const CommandEntry = Schema.TaggedStruct("Command", {
   index: Index,
   term: Term,
@@ -21,12 +23,15 @@ export const CommandEntry = Schema.TaggedStruct("Command", {
 })
 export type CommandEntry = typeof CommandEntry.Type
 
+/** The entry a new leader appends to commit entries of earlier terms (§5.4.2). */
 export const NoOpEntry = Schema.TaggedStruct("NoOp", { index: Index, term: Term })
 export type NoOpEntry = typeof NoOpEntry.Type
 
+/** A membership change in the log (§6): takes effect when appended, not when committed. */
 export const ConfigEntry = Schema.TaggedStruct("Config", { index: Index, term: Term, config: ConfigPayload })
 export type ConfigEntry = typeof ConfigEntry.Type
 
+/** One entry of the replicated log: a command, a no-op or a configuration. */
 export const LogEntry = Schema.Union(CommandEntry, NoOpEntry, ConfigEntry)
 export type LogEntry = typeof LogEntry.Type
 

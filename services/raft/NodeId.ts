@@ -25,7 +25,9 @@ export const IdString = <A extends string>(identifier: string) =>
     })
   )
 
+/** A Raft node's id: a branded, length-limited UTF-8 string, stable across restarts. */
 export type NodeId = Branded<"NodeId">
+/** The `NodeId` schema; `NodeId.make` checks and throws on an invalid id. */
 export const NodeId = IdString<NodeId>("NodeId")
 
 export { MAX_ID_BYTES }

@@ -7,6 +7,7 @@
 import { Effect, Either } from "effect"
 import { RaftConfigError } from "./RaftErrors.js"
 
+/** Timing and flow-control knobs of a Raft node; build a validated one with `RaftConfig.make`. */
 export interface RaftConfig {
   /** Lower bound of the randomized election timeout (ms). Also the leader-stickiness lease. */
   readonly electionTimeoutMin: number
@@ -40,6 +41,7 @@ export interface RaftConfig {
   readonly maxPendingProposals: number
 }
 
+/** The defaults `RaftConfig.make` fills in (150–300 ms elections, 50 ms heartbeats). */
 export const DEFAULT_RAFT_CONFIG: RaftConfig = {
   electionTimeoutMin: 150,
   electionTimeoutMax: 300,
@@ -75,6 +77,7 @@ export const validate = (c: RaftConfig): Either.Either<RaftConfig, RaftConfigErr
   return Either.right(c)
 }
 
+/** `RaftConfig.make`: defaults plus overrides, validated (a bad combination fails with `RaftConfigError`). */
 export const RaftConfig = {
   defaults: DEFAULT_RAFT_CONFIG,
   /** Fills in defaults and validates. */

@@ -53,6 +53,7 @@ export interface RaftHealth {
   readonly stopped: boolean
 }
 
+/** Options of `RaftNode.propose`: a caller-pinned request serial for retries across restarts. */
 export interface ProposeOptions {
   /**
    * A caller-pinned request serial under this node's client id, for exactly-once retries across

@@ -25,6 +25,7 @@ export interface LeaderForTerm {
   readonly leaderId: NodeId
 }
 
+/** What a snapshot covers: the last index and term it includes, and the configuration at that point (§7). */
 export interface SnapshotMeta {
   readonly lastIncludedIndex: number
   readonly lastIncludedTerm: number
@@ -32,6 +33,7 @@ export interface SnapshotMeta {
   readonly config: ConfigPayload
 }
 
+/** A snapshot as storage holds it: its metadata and the state machine's bytes. */
 export interface StoredSnapshot {
   readonly meta: SnapshotMeta
   readonly state: Uint8Array

@@ -59,6 +59,7 @@ export type RefusalGate =
   | "InstallSnapshotTermOutOfRange"
   | "InstallSnapshotBelowCommittedTermFloor"
 
+/** One event of a node's trace stream (elections, votes, replication, membership, refusals). */
 export type RaftTraceEvent = Data.TaggedEnum<{
   Timeout: { readonly at: number; readonly node: NodeId; readonly newTerm: number }
   PreVoteStarted: { readonly at: number; readonly node: NodeId; readonly proposedTerm: number }

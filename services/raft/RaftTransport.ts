@@ -7,6 +7,7 @@ import type { Effect, Option, Stream, Subscribable } from "effect"
 import { Context } from "effect"
 import type { NodeId } from "./NodeId.js"
 
+/** A Raft frame as the transport delivers it: the sender's id and the encoded message. */
 export interface RaftEnvelope {
   readonly from: NodeId
   readonly bytes: Uint8Array

@@ -7,6 +7,7 @@
  */
 import { Data } from "effect"
 
+/** What a full delivery queue does: wait (`Reliable`), drop the oldest (`Lossy`) or tear (`Strict`). */
 export type DeliveryPolicy = Data.TaggedEnum<{
   Reliable: { readonly capacity: number }
   Lossy: { readonly capacity: number }
@@ -17,6 +18,7 @@ const ctor = Data.taggedEnum<DeliveryPolicy>()
 /** Default capacity of one link's queue, as in the original library. */
 export const DEFAULT_DELIVERY_CAPACITY = 256
 
+/** Constructors of `DeliveryPolicy`; a capacity that is not a positive integer throws `RangeError`. */
 export const DeliveryPolicy = {
   ...ctor,
   reliable: (capacity = DEFAULT_DELIVERY_CAPACITY): DeliveryPolicy => ctor.Reliable({ capacity: checkCapacity(capacity) }),

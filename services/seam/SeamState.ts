@@ -17,6 +17,7 @@ export type CloseReason = Data.TaggedEnum<{
 }>
 export const CloseReason = Data.taggedEnum<CloseReason>()
 
+/** A seam's lifecycle: `Weaving`, `Woven`, or the terminal `Torn` with its reason. */
 export type SeamState = Data.TaggedEnum<{
   Weaving: {}
   Woven: {}

@@ -7,6 +7,7 @@ import type { PeerId } from "./PeerId.js"
 
 const utf8 = new TextDecoder("utf-8", { fatal: false })
 
+/** One received frame: who sent it, the receiver's sequence number, and a read-only payload view. */
 export class Swatch {
   constructor(
     /** The peer the fabric received this frame from. */

@@ -42,6 +42,7 @@ const fromUtf8 = new TextDecoder("utf-8", { fatal: true })
 /** Is `slot` a host declaration (open or closed)? */
 export const isHostSlot = (slot: PresenceSlot): boolean => slot.t === "host" || slot.t === "closed"
 
+/** Who is in a game session and in which slot (host, player or spectator), each peer announcing its own over the seam. */
 export interface Presence {
   readonly selfId: PeerId
   /** Every known slot, this peer's own included once set. */
@@ -54,6 +55,7 @@ export interface Presence {
   readonly stats: { readonly droppedMalformed: number }
 }
 
+/** Options of `Presence.make`: how often this peer re-announces its slot. */
 export interface PresenceOptions {
   /** Re-announce period. Default 100 ms. */
   readonly announceEvery?: Duration.DurationInput
@@ -152,4 +154,5 @@ export const make = (seam: SeamShape, options: PresenceOptions = {}): Effect.Eff
     return presence
   })
 
+/** `Presence.make`: announces this peer's slot and tracks everyone else's. */
 export const Presence = { make }

@@ -18,6 +18,7 @@ import { awaitValue } from "./watch.js"
 /** When `gameHost` returns: with every seat taken, or once a majority of them is. */
 export type ReturnAt = "full" | "quorum"
 
+/** Options of `gameHost`: how many voters to seat and when to return. */
 export interface GameHostOptions extends GameOptions {
   /** Voters the game needs, the host included (≥ 1). */
   readonly peerCount: number

@@ -17,6 +17,7 @@ import { isHostSlot } from "./Presence.js"
 import type { Presence } from "./Presence.js"
 import { awaitValue } from "./watch.js"
 
+/** Options of `gameJoin`: how long to wait for a seat. */
 export interface GameJoinOptions extends GameOptions {
   /** How long to wait for a seat (or, for a spectator, a place). Default 10 s. */
   readonly joinTimeout?: Duration.DurationInput

@@ -28,6 +28,10 @@ export class ClientSessionTableDecodeError extends Schema.TaggedError<ClientSess
   { reason: Schema.String }
 ) {}
 
+/**
+ * The exactly-once filter of a consumer's state machine (thesis §6.3): the highest applied request
+ * id per client, carried in the consumer's snapshot, so a retried command is not applied twice.
+ */
 export class ClientSessionTable {
   private readonly marks: Map<ClientId, number>
   /** auto family → the auto ids of that family currently held. */

@@ -35,6 +35,7 @@ import { awaitRead } from "./awaitRead.js"
 import { changeMembershipWithRetry } from "./changeMembershipWithRetry.js"
 import { guardFailStop } from "./failStopGuard.js"
 
+/** What `RaftNode.make` needs: the bootstrap membership, transport, storage, and optional config. */
 export interface RaftNodeOptions {
   /** The bootstrap membership (every founding node passes the same one). */
   readonly cluster: ClusterConfig
@@ -55,6 +56,7 @@ export interface RaftNodeOptions {
   readonly joinVia?: Iterable<string>
 }
 
+/** Why a node fails to start: a bad config, a storage failure, or durable state that fails validation. */
 export type RaftNodeStartError = RaftConfigError | StorageError | CorruptDurableState
 
 /** Trace and metric streams keep this many events for a slow reader, then drop the oldest. */

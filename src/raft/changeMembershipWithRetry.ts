@@ -12,6 +12,7 @@ import type {
 } from "../../services/raft/RaftErrors.js"
 import type { RaftNodeShape } from "../../services/raft/RaftNode.js"
 
+/** How often and how far apart `changeMembershipWithRetry` retries on `MembershipChangeInProgress`. */
 export interface ChangeMembershipRetryOptions {
   /** Calls in all, the first included (default 20). */
   readonly maxAttempts?: number

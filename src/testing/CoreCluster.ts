@@ -24,6 +24,7 @@ import type { IdentityKind } from "../raft/core/DedupCache.js"
 import { Prng } from "../raft/core/Prng.js"
 import { RaftCore } from "../raft/core/RaftCore.js"
 
+/** A message a `CoreCluster` node sent, with the virtual time it was sent at. */
 export interface SentMessage {
   readonly at: number
   readonly from: NodeId
@@ -39,6 +40,7 @@ export interface Disk {
   entries: Array<LogEntry>
 }
 
+/** Options of `CoreCluster`: node ids, bootstrap membership, config overrides and seed. */
 export interface CoreClusterOptions {
   readonly ids: ReadonlyArray<string>
   readonly bootstrap: ClusterConfig
@@ -65,6 +67,7 @@ export interface CoreClusterOptions {
 export const approximateEntrySize = (e: LogEntry): number =>
   e._tag === "Command" ? 32 + e.command.byteLength + e.dedupKey.clientId.length : 32
 
+/** A deterministic, synchronous cluster of Raft cores on a virtual clock, for step-by-step tests. */
 export class CoreCluster {
   now = 0
   readonly cores = new Map<NodeId, RaftCore>()

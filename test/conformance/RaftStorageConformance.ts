@@ -1,32 +1,14 @@
 /**
- * The behaviour every `RaftStorage` must show, as one reusable suite: in-memory now, SQLite and
- * IndexedDB later (those pass `reopen`, which must close the instance and open the same medium
- * again, so "survives reopen" means "survives a process restart").
- *
- * Beyond faithful round-trips at the plausibility edges, the suite asks for the few refusals the
- * contract relies on (a non-contiguous append, a term going backwards) and for batch atomicity.
+ * The RaftStorage conformance suite (src/testing/conformance, exported from `kuilt/testing`) bound
+ * to `@effect/vitest`, for this repository's storage tests: `raftStorageConformance(name, harness)`.
+ * The browser suites import it too: their bundle swaps `@effect/vitest` for the in-page runner.
  */
-import { describe } from "@effect/vitest"
-import type { Effect, Scope } from "effect"
+import * as vitest from "@effect/vitest"
 import type { RaftStorageShape } from "../../services/raft/RaftStorage.js"
-import { registerEdgeTests } from "./RaftStorageConformanceEdges.js"
-import { registerLogTests } from "./RaftStorageConformanceLog.js"
+import type { RaftStorageHarness } from "../../src/testing/conformance/RaftStorageConformance.js"
+import { raftStorageConformance as register } from "../../src/testing/conformance/RaftStorageConformance.js"
 
-export interface RaftStorageHarness<H extends RaftStorageShape, E = never> {
-  /** Opens a fresh, empty storage. */
-  readonly make: () => Effect.Effect<H, E, Scope.Scope>
-  /**
-   * Closes the storage open on `handle`'s medium and opens the medium again (a node restart).
-   * May be called several times with the same handle; each call supersedes the previous
-   * instance. Omit for a storage with nothing to reopen: the reopen-only tests are then skipped
-   * and the others check the live instance only.
-   */
-  readonly reopen?: (handle: H) => Effect.Effect<RaftStorageShape, E, Scope.Scope>
-}
+export type { RaftStorageHarness } from "../../src/testing/conformance/RaftStorageConformance.js"
 
-/** Registers the suite (43 tests) under `describe("RaftStorage conformance: <name>")`. */
-export const raftStorageConformance = <H extends RaftStorageShape, E>(name: string, harness: RaftStorageHarness<H, E>) =>
-  describe(`RaftStorage conformance: ${name}`, () => {
-    registerEdgeTests(harness)
-    registerLogTests(harness)
-  })
+export const raftStorageConformance = <H extends RaftStorageShape, E>(name: string, harness: RaftStorageHarness<H, E>): void =>
+  register(vitest, name, harness)

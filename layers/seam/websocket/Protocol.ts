@@ -123,8 +123,10 @@ export type RelayFrom = typeof RelayFrom.Type
 export const Broadcast = Schema.TaggedStruct("Broadcast", { payload: Schema.Uint8ArrayFromSelf })
 export type Broadcast = typeof Broadcast.Type
 
+/** A keepalive probe; the other side answers with a `Pong` carrying the same nonce. */
 export const Ping = Schema.TaggedStruct("Ping", { nonce: U32 })
 export type Ping = typeof Ping.Type
+/** The answer to a `Ping`, echoing its nonce. */
 export const Pong = Schema.TaggedStruct("Pong", { nonce: U32 })
 export type Pong = typeof Pong.Type
 

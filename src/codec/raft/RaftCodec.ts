@@ -251,6 +251,8 @@ const frames: TaggedFrames<RaftMessage> = {
 /** The Raft message codec (zero-copy decode: byte fields are views into the frame). */
 export const RaftCodec = taggedUnionCodec<RaftMessage>(frames)
 
+/** Encodes a Raft message to its wire frame. */
 export const encodeRaftMessage = (m: RaftMessage): Uint8Array => RaftCodec.encode(m)
 
+/** Decodes a wire frame; a malformed frame is a `DecodeError`, never a throw. */
 export const decodeRaftMessage = (bytes: Uint8Array): Either.Either<RaftMessage, DecodeError> => RaftCodec.decode(bytes)

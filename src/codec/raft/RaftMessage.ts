@@ -14,6 +14,7 @@ import { NodeId } from "../../../services/raft/NodeId.js"
 
 const Round = Index
 
+/** A candidate asks for a vote in `term` (§5.2); the log fields let voters refuse a stale log (§5.4.1). */
 export const RequestVote = Schema.TaggedStruct("RequestVote", {
   term: Term,
   lastLogIndex: Index,
@@ -21,10 +22,12 @@ export const RequestVote = Schema.TaggedStruct("RequestVote", {
   /** Set by a leadership-transfer target: stickiness does not block this vote (§3.10). */
   leadershipTransfer: Schema.Boolean
 })
+/** A voter's answer to `RequestVote`, with its current term. */
 export const RequestVoteResponse = Schema.TaggedStruct("RequestVoteResponse", {
   term: Term,
   voteGranted: Schema.Boolean
 })
+/** A would-be candidate asks whether it could win, before bumping its term (thesis §9.6). */
 export const PreVote = Schema.TaggedStruct("PreVote", {
   /** The term the candidate would campaign at (its current term + 1); nobody adopts it. */
   term: Term,
@@ -32,6 +35,7 @@ export const PreVote = Schema.TaggedStruct("PreVote", {
   lastLogTerm: Term,
   round: Round
 })
+/** The answer to `PreVote`; `proposedTerm` and `round` match it to its request. */
 export const PreVoteResponse = Schema.TaggedStruct("PreVoteResponse", {
   /** The responder's current term. */
   term: Term,
@@ -39,6 +43,7 @@ export const PreVoteResponse = Schema.TaggedStruct("PreVoteResponse", {
   proposedTerm: Term,
   round: Round
 })
+/** The leader replicates entries after `prevLogIndex` and carries its commit index; empty = heartbeat (§5.3). */
 export const AppendEntries = Schema.TaggedStruct("AppendEntries", {
   term: Term,
   prevLogIndex: Index,
@@ -47,6 +52,7 @@ export const AppendEntries = Schema.TaggedStruct("AppendEntries", {
   leaderCommit: Index,
   round: Round
 })
+/** A follower's answer to `AppendEntries`: its match index, or a rejection with a fast-backup hint. */
 export const AppendEntriesResponse = Schema.TaggedStruct("AppendEntriesResponse", {
   term: Term,
   success: Schema.Boolean,
@@ -60,6 +66,7 @@ export const AppendEntriesResponse = Schema.TaggedStruct("AppendEntriesResponse"
   conflictTerm: Term,
   echoedRound: Round
 })
+/** One chunk of a snapshot the leader sends to a follower that lags behind its log (§7). */
 export const InstallSnapshot = Schema.TaggedStruct("InstallSnapshot", {
   term: Term,
   lastIncludedIndex: Index,
@@ -71,6 +78,7 @@ export const InstallSnapshot = Schema.TaggedStruct("InstallSnapshot", {
   config: ConfigPayload,
   round: Round
 })
+/** A follower's answer to an `InstallSnapshot` chunk: how many bytes it holds. */
 export const InstallSnapshotResponse = Schema.TaggedStruct("InstallSnapshotResponse", {
   term: Term,
   lastIncludedIndex: Index,
@@ -78,18 +86,22 @@ export const InstallSnapshotResponse = Schema.TaggedStruct("InstallSnapshotRespo
   nextOffset: Index,
   echoedRound: Round
 })
+/** Leadership transfer: the leader tells its chosen successor to campaign now (thesis §3.10). */
 export const TimeoutNow = Schema.TaggedStruct("TimeoutNow", { term: Term })
+/** A follower forwards a client's command to the leader. */
 export const Forward = Schema.TaggedStruct("Forward", {
   /** A nonce local to the forwarding node; matched together with the peer it was sent to. */
   clientRequestId: Index,
   command: Schema.Uint8ArrayFromSelf,
   dedupKey: DedupKey
 })
+/** What became of a forwarded command: committed at an index, refused (not leader), or failed. */
 export const ForwardOutcome = Schema.Union(
   Schema.TaggedStruct("Committed", { index: Index, term: Term }),
   Schema.TaggedStruct("NotLeader", {}),
   Schema.TaggedStruct("Failed", { reason: Schema.String })
 )
+/** The leader's answer to `Forward`, matched by `clientRequestId`. */
 export const ForwardResponse = Schema.TaggedStruct("ForwardResponse", {
   clientRequestId: Index,
   outcome: ForwardOutcome
@@ -101,12 +113,14 @@ export const ForwardResponse = Schema.TaggedStruct("ForwardResponse", {
  * node, matched together with the peer it was sent to, like `Forward.clientRequestId`.
  */
 export const ReadIndexRequest = Schema.TaggedStruct("ReadIndexRequest", { requestId: Index })
+/** The answer to a read fence request: a commit index to read at, or not the leader. */
 export const ReadIndexOutcome = Schema.Union(
   /** The leader's commit index once a quorum confirmed it still leads: apply through it, then read. */
   Schema.TaggedStruct("Fence", { index: Index }),
   /** The asked peer is not (or no longer) the leader. */
   Schema.TaggedStruct("NotLeader", {})
 )
+/** The leader's answer to `ReadIndexRequest`, matched by `requestId`. */
 export const ReadIndexResponse = Schema.TaggedStruct("ReadIndexResponse", {
   requestId: Index,
   outcome: ReadIndexOutcome
@@ -128,6 +142,7 @@ export const Vouch = Schema.TaggedStruct("Vouch", {
   leader: Schema.optionalWith(NodeId, { exact: true })
 })
 
+/** Every Raft wire message: the union the codec encodes and decodes. */
 export const RaftMessage = Schema.Union(
   RequestVote,
   RequestVoteResponse,

@@ -13,6 +13,7 @@ import type { WriteBatch } from "../../../services/raft/RaftStorage.js"
 import { ReplayOracle, sameBytes } from "./ReplayOracle.js"
 import type { SimCluster, SimNode, SimObserver } from "./SimCluster.js"
 
+/** A broken safety invariant: which, when, and what was seen. */
 export interface Violation {
   readonly at: number
   readonly invariant: string
@@ -31,6 +32,7 @@ export const entryKey = (e: LogEntry): string => {
   }
 }
 
+/** Watches a simulation and records every Raft safety invariant it sees broken (Figure 3 of the paper). */
 export class InvariantChecker implements SimObserver {
   readonly violations: Array<Violation> = []
   /** term → the leader elected in it, over the whole run (Election Safety). */

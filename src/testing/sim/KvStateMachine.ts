@@ -19,9 +19,12 @@ export interface KvCommand {
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder()
 
+/** Encodes a key-value command for the simulator's state machine. */
 export const encodeKvCommand = (c: KvCommand): Uint8Array => utf8.encode(JSON.stringify(c))
+/** Decodes a key-value command encoded by `encodeKvCommand`. */
 export const decodeKvCommand = (b: Uint8Array): KvCommand => JSON.parse(fromUtf8.decode(b)) as KvCommand
 
+/** The simulator's key-value state machine: applies committed commands, snapshots and restores. */
 export class KvStateMachine {
   data = new Map<string, string>()
   sessions = ClientSessionTable.empty()

@@ -42,6 +42,7 @@ import { SimNetwork } from "./SimNetwork.js"
 import type { InFlight } from "./SimNetwork.js"
 import { SimRandom } from "./SimRandom.js"
 
+/** One node of a `SimCluster`: its core and drive loop while it runs, and its storage. */
 export interface SimNode {
   readonly id: NodeId
   core: RaftCore | undefined
@@ -140,6 +141,7 @@ export interface SimLimits {
   readonly deadline: number
 }
 
+/** A seeded, deterministic cluster simulation: nodes, a faulty network, crashes and restarts on virtual time. */
 export class SimCluster {
   now = 0
   readonly nodes = new Map<NodeId, SimNode>()

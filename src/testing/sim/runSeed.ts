@@ -23,6 +23,7 @@ import { StickinessInvariant } from "./Stickiness.js"
 import { SimRandom } from "./SimRandom.js"
 import { Workload } from "./Workload.js"
 
+/** Options of one simulation run (`runSeed`): the seed and optional sizes. */
 export interface SimOptions {
   readonly seed: number
   /** Cluster size (3–7); drawn from the seed when omitted. */
@@ -46,6 +47,7 @@ export interface SimOptions {
  */
 export const DEFAULT_SEED_BUDGET = { steps: 2_000_000, wallMs: 300_000 } as const
 
+/** The outcome of one simulation run: ok, or the invariant violations found. */
 export interface SimResult {
   readonly seed: number
   readonly nodes: number
@@ -89,6 +91,7 @@ class TraceHash {
   }
 }
 
+/** Runs one seeded simulation and checks every invariant; the same seed reproduces the same run. */
 export const runSeed = (options: SimOptions): SimResult => {
   const seed = options.seed
   const random = new SimRandom(seed, 0)

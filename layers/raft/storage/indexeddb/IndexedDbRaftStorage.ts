@@ -52,6 +52,7 @@ import { checkEntry, checkLoad, checkMeta, KEY, loadFrom, type RawLoad, type Raw
 
 export { SCHEMA_VERSION } from "./IndexedDbRaftStorageIdb.js"
 
+/** Options of `IndexedDbRaftStorage.make`/`layer`: which database holds this node's state. */
 export interface Options {
   /** The database holding this node's state; one per node and origin. */
   readonly databaseName: string

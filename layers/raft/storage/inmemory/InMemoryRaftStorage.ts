@@ -37,6 +37,7 @@ import { appendStart, type StoredLogView, validateWriteBatch } from "../../../..
  */
 export type Durability = "immediate" | "onSync"
 
+/** Options of the simulated disk: whether writes are durable at once or only after a sync. */
 export interface DiskOptions {
   readonly durability?: Durability
 }

@@ -20,10 +20,12 @@
  *   reopen the storage to go on. Batches the contract forbids are refused with `StorageError`
  *   before anything is written (`validateWriteBatch`) and do not poison the instance.
  * - One instance per set of tables at a time (the SQLite layer locks the file exclusively).
+ * - The SQLite drivers (`better-sqlite3`, `@effect/sql-sqlite-node`) are optional peer
+ *   dependencies, loaded when a SQLite storage opens; a missing one fails with
+ *   `SqliteDriverMissing` naming the package to install.
  */
 import { Context, Effect, Either, Layer } from "effect"
 import { SqlClient } from "@effect/sql/SqlClient"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import type { Scope } from "effect"
 import type { CorruptDurableState } from "../../../../services/raft/RaftErrors.js"
 import { StorageError } from "../../../../services/raft/RaftErrors.js"
@@ -35,10 +37,14 @@ import { readImage, readRange } from "./SqlRaftStorageLoad.js"
 import type { Mirror } from "./SqlRaftStorageMirror.js"
 import { DEFAULT_TABLE_PREFIX, migrate, sqlFailure, statementsFor } from "./SqlRaftStorageSchema.js"
 import { writeBatch } from "./SqlRaftStorageWrite.js"
+import { loadSqliteClient, resolveBetterSqlite3 } from "./SqliteDriver.js"
+import type { SqliteDriverMissing } from "./SqliteDriverMissing.js"
 import * as SqliteWorkerClient from "./SqliteWorkerClient.js"
 
 export { SCHEMA_VERSION } from "./SqlRaftStorageSchema.js"
+export { SqliteDriverMissing } from "./SqliteDriverMissing.js"
 
+/** Options of `SqlRaftStorage.make`/`layer` on any `@effect/sql` client: the table prefix and event-loop yielding. */
 export interface MakeOptions {
   /**
    * Prefix of the four table names (`<prefix>_schema`, `_state`, `_snapshot`, `_log`); default
@@ -53,6 +59,7 @@ export interface MakeOptions {
   readonly yieldToEventLoop?: boolean
 }
 
+/** Options of `SqlRaftStorage.makeSqlite`/`layerSqlite`: the file and where the driver runs. */
 export interface SqliteOptions extends MakeOptions {
   /** The database file (created when missing). */
   readonly filename: string
@@ -134,15 +141,20 @@ export const layer = (options: MakeOptions = {}): Layer.Layer<RaftStorage, Stora
 
 /**
  * A storage on the SQLite file `options.filename` (WAL, `synchronous = FULL`, exclusive lock by
- * default; better-sqlite3 in a worker thread by default), closed with the current `Scope`. Fails with `StorageError` when the file cannot be
+ * default; better-sqlite3 in a worker thread by default), closed with the current `Scope`. Fails
+ * with `SqliteDriverMissing` when the driver is not installed (`better-sqlite3`, or
+ * `@effect/sql-sqlite-node` with `thread: "main"`), with `StorageError` when the file cannot be
  * opened or is locked by another instance, and as `make` does.
  */
-export const makeSqlite = (options: SqliteOptions): Effect.Effect<RaftStorageShape, StorageError, Scope.Scope> =>
+export const makeSqlite = (
+  options: SqliteOptions
+): Effect.Effect<RaftStorageShape, StorageError | SqliteDriverMissing, Scope.Scope> =>
   Effect.gen(function*() {
     const onMain = options.thread === "main"
+    const feature = "SqlRaftStorage.makeSqlite"
     const client = onMain
       ? Context.get(
-        yield* Layer.build(SqliteClient.layer({ filename: options.filename })).pipe(
+        yield* Layer.build((yield* loadSqliteClient(feature)).layer({ filename: options.filename })).pipe(
           Effect.mapError((e) => new StorageError({ reason: `cannot open ${options.filename}: ${e.message}`, cause: e })),
           // better-sqlite3 throws synchronously when the file cannot be opened.
           Effect.catchAllDefect((defect) =>
@@ -151,7 +163,7 @@ export const makeSqlite = (options: SqliteOptions): Effect.Effect<RaftStorageSha
         ),
         SqlClient
       )
-      : yield* SqliteWorkerClient.make({ filename: options.filename }).pipe(
+      : yield* SqliteWorkerClient.make({ filename: options.filename, driver: yield* resolveBetterSqlite3(feature) }).pipe(
         Effect.mapError((e) => new StorageError({ reason: e.message, cause: e }))
       )
     if (options.exclusive ?? true) {
@@ -161,6 +173,9 @@ export const makeSqlite = (options: SqliteOptions): Effect.Effect<RaftStorageSha
     return yield* Effect.provideService(make({ ...options, yieldToEventLoop: onMain }), SqlClient, client)
   })
 
-/** `RaftStorage` on a SQLite file (see `makeSqlite`); the file is closed when the layer is released. */
-export const layerSqlite = (options: SqliteOptions): Layer.Layer<RaftStorage, StorageError> =>
+/**
+ * `RaftStorage` on a SQLite file (see `makeSqlite`); the file is closed when the layer is
+ * released. Fails with `SqliteDriverMissing` when the driver is not installed.
+ */
+export const layerSqlite = (options: SqliteOptions): Layer.Layer<RaftStorage, StorageError | SqliteDriverMissing> =>
   Layer.scoped(RaftStorage, makeSqlite(options))

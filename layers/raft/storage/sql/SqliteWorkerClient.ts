@@ -9,8 +9,8 @@
  * single-connection client), transactions hold it from BEGIN to COMMIT. Parameters and rows cross
  * the thread boundary by structured clone (byte arrays are copied, arriving as `Uint8Array`).
  * The worker is started from source text (`eval`), so it needs no separate file, whatever runs
- * this module (tsx, vitest, compiled JS); it loads the better-sqlite3 this module resolves, which
- * is why better-sqlite3 is a direct dependency of the package (the packaging test opens a file).
+ * this module (tsx, vitest, compiled JS); it loads better-sqlite3 from the path the caller resolved
+ * (`SqliteDriver.resolveBetterSqlite3`: an optional peer dependency, resolved from this package).
  */
 import { Cause, Effect, Exit, Scope, Stream } from "effect"
 import { createRequire } from "node:module"
@@ -74,6 +74,11 @@ parentPort.on("message", (m) => {
 
 export interface SqliteWorkerOptions {
   readonly filename: string
+  /**
+   * The resolved path of better-sqlite3's entry point, which the worker `require`s. Default: the
+   * one this module resolves (a `SqlError` when there is none).
+   */
+  readonly driver?: string
 }
 
 /**
@@ -89,7 +94,10 @@ export const make = (options: SqliteWorkerOptions): Effect.Effect<Client.SqlClie
       try: () => import("@effect/experimental/Reactivity"),
       catch: (cause) => new SqlError({ message: `cannot load @effect/experimental (a peer of @effect/sql): ${String(cause)}`, cause })
     })
-    const driver = createRequire(import.meta.url).resolve("better-sqlite3")
+    const driver = options.driver ?? (yield* Effect.try({
+      try: () => createRequire(import.meta.url).resolve("better-sqlite3"),
+      catch: (cause) => new SqlError({ message: `cannot find better-sqlite3: ${String(cause)}`, cause })
+    }))
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { filename: options.filename, driver } })
     const pending = new Map<number, (reply: Reply) => void>()
     let dead: string | undefined

@@ -38,6 +38,8 @@ export const openFile = (
     const scope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
     const storage = yield* SqlRaftStorage.makeSqlite({ ...options, filename: file }).pipe(
+      // The drivers are installed here (dev dependencies); their absence is tested with the package.
+      Effect.catchTag("SqliteDriverMissing", Effect.die),
       Scope.extend(scope),
       Effect.tapError(() => Scope.close(scope, Exit.void))
     )

@@ -4,7 +4,7 @@
  */
 import type { Scope } from "effect"
 import { Duration, Effect, Fiber, Option, TestClock } from "effect"
-import type { SeamShape } from "../../services/seam/Seam.js"
+import type { SeamShape } from "../../../services/seam/Seam.js"
 
 /** What the suite asks of a fabric when weaving. */
 export interface FabricOptions {

@@ -3,11 +3,10 @@
  * indices at 0/1 and 2^53−1, empty and 1 MiB payloads, every entry kind, long and unicode ids),
  * the hard state and leader record, snapshots, and copy semantics of byte arrays.
  */
-import { expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import type { RaftStorageShape } from "../../services/raft/RaftStorage.js"
-import { EMPTY_DURABLE_STATE } from "../../services/raft/RaftStorage.js"
-import { sameMembers } from "../../services/raft/ClusterConfig.js"
+import type { RaftStorageShape } from "../../../services/raft/RaftStorage.js"
+import { EMPTY_DURABLE_STATE } from "../../../services/raft/RaftStorage.js"
+import { sameMembers } from "../../../services/raft/ClusterConfig.js"
 import type { RaftStorageHarness } from "./RaftStorageConformance.js"
 import {
   bytes,
@@ -15,17 +14,22 @@ import {
   cmd,
   conf,
   configOf,
-  expectStorageError,
   jointConfig,
   MAX,
   nid,
   noop,
   noops,
   sameBytes,
-  snapshotAt
+  snapshotAt,
+  storageErrorCheck
 } from "./RaftStorageFixtures.js"
+import type { ConformanceTestApi } from "./TestApi.js"
 
-export const registerEdgeTests = <H extends RaftStorageShape, E>(harness: RaftStorageHarness<H, E>) => {
+export const registerEdgeTests = <H extends RaftStorageShape, E>(
+  { expect, it }: ConformanceTestApi,
+  harness: RaftStorageHarness<H, E>
+) => {
+  const expectStorageError = storageErrorCheck(expect)
   const roundTrip = (name: string, body: (s: H) => Effect.Effect<void, unknown>, check: (s: RaftStorageShape) => Effect.Effect<void, unknown>) =>
     it.scoped(name, () =>
       Effect.gen(function*() {
