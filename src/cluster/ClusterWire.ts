@@ -179,3 +179,6 @@ export const encodePeer = (payload: Uint8Array): Uint8Array => {
   out.set(payload, 6)
   return out
 }
+
+/** The relay room where a server meets its clients (one per server; each client is a member). */
+export const CLIENT_ROOM = "kuilt-clients"
