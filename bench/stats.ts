@@ -1,5 +1,6 @@
 /** Small helpers shared by the benchmarks: percentiles, timing, JSON-line output, same-run ratios. */
 import { Effect } from "effect"
+import { loadavg } from "node:os"
 import { performance } from "node:perf_hooks"
 
 export const now = (): number => performance.now()
@@ -88,4 +89,15 @@ export const runBench = <E>(main: Effect.Effect<void, E>): void => {
       process.exit(1)
     }
   )
+}
+
+/** The machine's 1-minute load average (printed beside figures measured on a shared machine). */
+export const loadAverage = (): number => round(loadavg()[0]!, 2)
+
+/** A plain-text table: a header row, a rule, then the rows; columns padded to their widest cell. */
+export const formatTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string | number>>): string => {
+  const cells = [header, ...rows].map((r) => r.map(String))
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)))
+  const line = (r: ReadonlyArray<string>) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()
+  return [line(cells[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n")
 }

@@ -1,7 +1,8 @@
 /**
  * Tuning of one node, validated at construction. Defaults follow the original library:
  * 150–300 ms elections, 50 ms heartbeats, 16 KiB snapshot chunks, 64 MiB snapshot cap, a
- * maximum term jump of 10 000.
+ * maximum term jump of 10 000, slow-propose warnings above 100 ms; a wedge is suspected after
+ * 10 s without applying while the leader commits.
  */
 import { Effect, Either } from "effect"
 import { RaftConfigError } from "./RaftErrors.js"
@@ -23,6 +24,13 @@ export interface RaftConfig {
   readonly maxInflight: number
   /** Most entries in one AppendEntries, whatever the budget. */
   readonly maxBatchEntries: number
+  /** A proposal slower than this (ms, propose to commit) logs a warning naming its index. */
+  readonly slowProposeThreshold: number
+  /**
+   * A node that follows a leader whose commit index is above its own applied index, and whose
+   * applied index has not moved for this long (ms), suspects it is wedged (`WedgeSuspected`).
+   */
+  readonly wedgeSuspicionAfter: number
 }
 
 export const DEFAULT_RAFT_CONFIG: RaftConfig = {
@@ -33,7 +41,9 @@ export const DEFAULT_RAFT_CONFIG: RaftConfig = {
   snapshotTotalCeiling: 64 * 1024 * 1024,
   maxTermJump: 10_000,
   maxInflight: 8,
-  maxBatchEntries: 4096
+  maxBatchEntries: 4096,
+  slowProposeThreshold: 100,
+  wedgeSuspicionAfter: 10_000
 }
 
 const positiveInt = (n: number) => Number.isSafeInteger(n) && n >= 1
@@ -51,6 +61,8 @@ export const validate = (c: RaftConfig): Either.Either<RaftConfig, RaftConfigErr
   if (!positiveInt(c.maxTermJump) || c.maxTermJump > 2 ** 20) return fail("maxTermJump must be in 1..2^20")
   if (!positiveInt(c.maxInflight)) return fail("maxInflight must be positive")
   if (!positiveInt(c.maxBatchEntries)) return fail("maxBatchEntries must be positive")
+  if (!positiveInt(c.slowProposeThreshold)) return fail("slowProposeThreshold must be a positive whole number of ms")
+  if (!positiveInt(c.wedgeSuspicionAfter)) return fail("wedgeSuspicionAfter must be a positive whole number of ms")
   return Either.right(c)
 }
 

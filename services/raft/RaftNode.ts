@@ -3,8 +3,9 @@
  *
  * Observable state is `Subscribable` (`get` for now, `changes` for a stream). The committed log
  * arrives on `committed` (hot: from now on) or `committedFrom(index)` (replay, then live, with no
- * gap and no duplicate); every node emits the same sequence, and a slow consumer slows the node
- * rather than losing entries.
+ * gap and no duplicate); every node emits the same sequence. Each subscriber reads the node's log
+ * at its own pace: a slow one never slows the node or the other subscribers, and one that falls
+ * behind the compaction floor receives `Install(latest snapshot)` and continues after it.
  */
 import type { Effect, Option, Stream, Subscribable } from "effect"
 import type { ClientId } from "./ClientId.js"
@@ -22,7 +23,34 @@ import type {
   StorageError
 } from "./RaftErrors.js"
 import type { RaftRole } from "./RaftRole.js"
-import type { RaftMetric, RaftTraceEvent } from "./RaftTrace.js"
+import type { RaftMetric, RaftTraceEvent, WedgeReason } from "./RaftTrace.js"
+
+/**
+ * A node's health at one moment, as a plain record (for dashboards and HTTP health checks).
+ * `appliedIndex` is the highest index handed to the committed stream; `lastAppliedAdvanceAt` is
+ * when it last moved (the node's clock, ms); `leaderCommitIndex` is the highest commit index a
+ * leader this node follows reported. `wedge` is set while the node suspects it is wedged (see
+ * `RaftMetric.WedgeSuspected`) and cleared when its applied index moves again.
+ */
+export interface RaftHealth {
+  readonly node: NodeId
+  readonly role: RaftRole
+  readonly term: number
+  /** The leader this node believes is live, or `null`. */
+  readonly leader: NodeId | null
+  readonly commitIndex: number
+  readonly appliedIndex: number
+  readonly lastAppliedAdvanceAt: number
+  readonly leaderCommitIndex: number
+  readonly wedge: {
+    readonly reason: WedgeReason
+    readonly since: number
+    readonly leader: NodeId | null
+    readonly leaderTerm: number
+  } | null
+  /** The node stopped (closed or failed). */
+  readonly stopped: boolean
+}
 
 export interface ProposeOptions {
   /**
@@ -56,14 +84,25 @@ export interface RaftNodeShape {
   readonly commitIndex: Subscribable.Subscribable<number>
   /** Index of the latest compaction (0 before any). */
   readonly compactionFloor: Subscribable.Subscribable<number>
-  /** Committed entries from the moment of subscription on. */
+  /**
+   * Committed entries from the moment of subscription on (the first index after those already
+   * handed out). Ends when the node closes.
+   */
   readonly committed: Stream.Stream<Committed>
   /**
-   * Committed entries from `fromIndex` on: replay, then live. Ends when the node closes. When
+   * Committed entries from `fromIndex` on (never an index below it): replay, then live; with
+   * `fromIndex` above the commit index it waits for that index. Ends when the node closes. When
    * `fromIndex` is at or below `compactionFloor` the replay starts with `Install(latest snapshot)`
    * (the entries it covers are gone), then the entries after it.
+   *
+   * Every subscriber has its own cursor into the node's log: it never blocks the node and is never
+   * dropped. If compaction overtakes a slow subscriber, its next item is `Install(latest
+   * snapshot)` and it continues after the snapshot, so each index reaches it exactly once, as its
+   * entry or inside an `Install`.
    */
   readonly committedFrom: (fromIndex: number) => Stream.Stream<Committed>
+  /** This node's health now (see `RaftHealth`); never fails, also on a stopped node. */
+  readonly health: Effect.Effect<RaftHealth>
   /** Trace events; lossy (a slow reader misses events rather than slowing the node). */
   readonly trace: Stream.Stream<RaftTraceEvent>
   /** Metric events; lossy like `trace`. The same figures are also Effect `Metric`s. */

@@ -27,14 +27,24 @@ export type RaftMessageType =
   | "ForwardResponse"
   | "ReadIndexRequest"
   | "ReadIndexResponse"
+  | "VouchRequest"
+  | "Vouch"
 
-/** Why a decoded frame was refused before it touched any state. */
+/**
+ * Why a decoded frame was refused before it touched any state. The membership gate
+ * (`src/raft/core/Trust.ts`) refuses with `NotAMember` (a sender outside the configuration in
+ * force, both halves of a joint one, and — for a joiner with no voters yet — outside the nodes it
+ * was told to join through), `NotAVoter` (a vote request or `TimeoutNow` from a member that is no
+ * voter) and `VouchNotAsked` (a vouch nobody asked for).
+ */
 export type RefusalGate =
   | "ImplausibleNegativeTerm"
   | "ImplausibleTermJump"
   | "LeaderAuthority"
   | "ForgedLeaderForTerm"
   | "NotAMember"
+  | "NotAVoter"
+  | "VouchNotAsked"
   | "AppendEntriesPrevLogIndexOutOfRange"
   | "AppendEntriesNonContiguousBatch"
   | "AppendEntriesEntryTermOutOfRange"
@@ -137,6 +147,24 @@ export type RaftTraceEvent = Data.TaggedEnum<{
     readonly attemptedTotal: number
     readonly ceiling: number
   }
+  /**
+   * A member of this node's configuration vouched for `leader` as leader of `term`: its frames at
+   * that term are accepted although the configuration in force does not list it yet.
+   */
+  LeaderVouched: { readonly at: number; readonly node: NodeId; readonly voucher: NodeId; readonly leader: NodeId; readonly term: number }
+  /** This node suspects it is wedged (see `RaftMetric.WedgeSuspected`). */
+  WedgeSuspected: {
+    readonly at: number
+    readonly node: NodeId
+    readonly reason: WedgeReason
+    readonly leader: NodeId | undefined
+    readonly leaderTerm: number
+    readonly term: number
+    readonly commitIndex: number
+    readonly appliedIndex: number
+  }
+  /** A suspected wedge ended: the applied index moved again. */
+  WedgeCleared: { readonly at: number; readonly node: NodeId; readonly appliedIndex: number }
   /** The membership in force changed: adopted on append, on install, or rolled back by truncation (§6). */
   ConfigChange: {
     readonly at: number
@@ -148,10 +176,36 @@ export type RaftTraceEvent = Data.TaggedEnum<{
 }>
 export const RaftTraceEvent = Data.taggedEnum<RaftTraceEvent>()
 
+/**
+ * Why a node suspects it is wedged. `RefusedLeaderFrames`: 64 consecutive leader frames at a term
+ * at least ours were refused at the dispatch boundary while our commit index did not move (a
+ * leader we cannot trust keeps talking to us). `NotApplying`: a leader we follow reports a commit
+ * index above what we applied, and our applied index has not moved for
+ * `RaftConfig.wedgeSuspicionAfter`.
+ */
+export type WedgeReason = "RefusedLeaderFrames" | "NotApplying"
+
 /** Metrics, also exported as Effect `Metric`s by the engine. */
 export type RaftMetric = Data.TaggedEnum<{
   ProposeAccepted: { readonly logIndex: number; readonly term: number }
+  /** A proposal made on this node committed (its caller was answered), `elapsedMs` after it was accepted. */
   ProposeCommitted: { readonly logIndex: number; readonly elapsedMs: number }
+  /** A committed proposal made on this node reached this node's committed stream (its applied index). */
+  ProposeApplied: { readonly logIndex: number; readonly elapsedMs: number }
+  /** The election timer fired on this voter (a pre-vote or an election follows). */
+  ElectionTimedOut: { readonly term: number }
+  /**
+   * This node suspects it is wedged (see `WedgeReason`); emitted once per episode, with a trace
+   * event and a warning log, and shown in `RaftNode.health` until the applied index moves again.
+   */
+  WedgeSuspected: {
+    readonly reason: WedgeReason
+    readonly leader: NodeId | undefined
+    readonly leaderTerm: number
+    readonly term: number
+    readonly commitIndex: number
+    readonly appliedIndex: number
+  }
   ElectionStarted: { readonly term: number }
   ElectionWon: { readonly term: number; readonly elapsedMs: number }
   ElectionSuppressedTermCeiling: { readonly term: number; readonly ceiling: number }

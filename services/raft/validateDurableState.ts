@@ -11,7 +11,8 @@
  *
  * Rules (each failure names the rule and the offending values):
  * - every term and index is a safe integer in 0..2^53−1 (indices of entries are ≥ 1);
- * - `votedFor` and `leaderForTerm.leaderId`, when present, are non-empty ids of ≤ 255 chars;
+ * - `votedFor`, `leaderForTerm.leaderId` and client ids are ids within the one id limit (1..255
+ *   bytes of well-formed UTF-8, `services/IdLimit.ts`);
  * - `leaderForTerm.term` ≤ `hardState.term`; the snapshot's `lastIncludedTerm` ≤ `hardState.term`;
  * - entries are contiguous and start right after the snapshot (`lastIncludedIndex + 1`), or at 1
  *   without a snapshot: a prefix is only ever discarded once a snapshot covers it;
@@ -21,24 +22,20 @@
  *   config).
  */
 import { Either } from "effect"
+import { idProblem, MAX_ID_BYTES } from "../IdLimit.js"
 import type { LogEntry } from "./LogEntry.js"
 import { CorruptDurableState } from "./RaftErrors.js"
 import type { DurableState } from "./RaftStorage.js"
 
-/** Largest id length (`NodeId`, `ClientId`), mirrored here so the check needs no Schema decode. */
-export const MAX_ID_LENGTH = 255
+/** Largest id length in UTF-8 bytes (`NodeId`, `ClientId`): the one id limit. */
+export const MAX_ID_LENGTH = MAX_ID_BYTES
 
 /** A term or index inside the plausibility range 0..2^53−1. */
 export const isPlausibleNumber = (n: unknown): n is number =>
   typeof n === "number" && Number.isSafeInteger(n) && n >= 0
 
-/** Why an id is unusable, or undefined when it is a non-empty string of at most 255 chars. */
-export const idProblem = (id: unknown): string | undefined => {
-  if (typeof id !== "string") return `is not a string (${typeof id})`
-  if (id.length === 0) return "is empty"
-  if (id.length > MAX_ID_LENGTH) return `is ${id.length} chars long (max ${MAX_ID_LENGTH})`
-  return undefined
-}
+/** Why an id is unusable, or undefined when it is within the one id limit. */
+export { idProblem }
 
 /**
  * Why a single entry is malformed (ignoring its place in the log), or undefined when it is sound.

@@ -6,14 +6,18 @@
  * the receiving seam stamps it (docs/ARCHITECTURE.md, "Seams").
  */
 import { Brand, Effect, Random } from "effect"
+import { idProblem, MAX_ID_BYTES } from "../IdLimit.js"
 
 /** An opaque, stable identifier of one peer on a seam. */
 export type PeerId = string & Brand.Brand<"PeerId">
 
-/** Brands a non-empty string as a `PeerId`. Empty strings are refused (a Brand error). */
+/**
+ * Brands a string as a `PeerId`: 1..255 bytes of well-formed UTF-8, the one id limit shared with
+ * Raft node and client ids (`services/IdLimit.ts`). Anything else is refused (a Brand error).
+ */
 export const PeerId = Brand.refined<PeerId>(
-  (s) => s.length > 0 && s.length <= 255,
-  (s) => Brand.error(`a PeerId must be 1..255 characters, got ${s.length}`)
+  (s) => idProblem(s) === undefined,
+  (s) => Brand.error(`a PeerId must be 1..${MAX_ID_BYTES} bytes of well-formed UTF-8: it ${idProblem(s)}`)
 )
 
 const hex = (n: number, width: number): string => n.toString(16).padStart(width, "0")

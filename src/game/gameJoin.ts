@@ -13,6 +13,7 @@ import type { RaftNodeStartError } from "../raft/RaftNode.js"
 import { InvalidGameOptions, JoinTimeout, RosterFull, SpectatorsClosed } from "./errors.js"
 import type { GameOptions, GameSessionShape } from "./session.js"
 import { sessionOf, startNode, withSession } from "./session.js"
+import { isHostSlot } from "./Presence.js"
 import type { Presence } from "./Presence.js"
 import { awaitValue } from "./watch.js"
 
@@ -56,17 +57,27 @@ const joinAs = <Refused>(
     const selfId = seam.selfId as string
     return yield* withSession(seam, options, (parts) =>
       Effect.gen(function*() {
-        const node = yield* startNode(parts, ClusterConfig.of([], [selfId]), options)
-        const slot = role.as === "player" ? "present" : "spectate"
-        yield* parts.presence.set({ t: slot, commit: 0 })
-        const reporter = role.as === "player"
-          ? yield* node.commitIndex.changes.pipe(
-            Stream.runForEach((commit) => parts.presence.set({ t: "present", commit })),
-            Effect.forkIn(parts.scope)
-          )
-          : undefined
-        const seated = awaitValue(node.membership, (m) => (role.seated(m) ? true : undefined))
-        yield* Effect.raceFirst(seated, role.refused(parts.presence)).pipe(
+        // The joiner's trust rule: its node accepts a log only from the peers declaring themselves
+        // host (or from a leader they vouch for), never from any other peer in the room.
+        const hosts = parts.presence.awaitMatch((slots) => {
+          const ids = [...slots].filter(([, slot]) => isHostSlot(slot)).map(([id]) => id as string)
+          return ids.length > 0 ? ids : undefined
+        })
+        const join = Effect.gen(function*() {
+          const node = yield* startNode(parts, ClusterConfig.of([], [selfId]), options, yield* hosts)
+          const slot = role.as === "player" ? "present" : "spectate"
+          yield* parts.presence.set({ t: slot, commit: 0 })
+          const reporter = role.as === "player"
+            ? yield* node.commitIndex.changes.pipe(
+              Stream.runForEach((commit) => parts.presence.set({ t: "present", commit })),
+              Effect.forkIn(parts.scope)
+            )
+            : undefined
+          const seated = awaitValue(node.membership, (m) => (role.seated(m) ? true : undefined))
+          yield* Effect.raceFirst(seated, role.refused(parts.presence))
+          return { node, reporter }
+        })
+        const { node, reporter } = yield* join.pipe(
           Effect.timeoutFail({
             duration: timeout,
             onTimeout: () => new JoinTimeout({ selfId, as: role.as, waitedMillis: Duration.toMillis(timeout) })

@@ -98,7 +98,8 @@ export const withSession = <A, E>(
 export const startNode = (
   parts: SessionParts,
   cluster: ClusterConfig,
-  options: GameOptions
+  options: GameOptions,
+  joinVia?: ReadonlyArray<string>
 ): Effect.Effect<RaftNodeShape, RaftNodeStartError, Scope.Scope> =>
   Effect.gen(function*() {
     const storage = options.storage ?? (yield* InMemoryRaftStorage.make())
@@ -107,7 +108,8 @@ export const startNode = (
       transport: SeamRaftTransport.fromSeam(parts.channels.raft),
       storage,
       ...(options.config === undefined ? {} : { config: options.config }),
-      ...(options.identity === undefined ? {} : { identity: options.identity })
+      ...(options.identity === undefined ? {} : { identity: options.identity }),
+      ...(joinVia === undefined ? {} : { joinVia })
     })
   })
 

@@ -9,10 +9,11 @@
 import { Context, Effect, Fiber, Layer, Option, PubSub, Random, Stream } from "effect"
 import type { Queue, Scope } from "effect"
 import { entryWireSize } from "../codec/raft/RaftCodec.js"
-import { ClientIdentity } from "../../services/raft/ClientId.js"
+import { autoClientId, ClientIdentity } from "../../services/raft/ClientId.js"
 import type { ClientId } from "../../services/raft/ClientId.js"
+import { idProblem } from "../../services/IdLimit.js"
 import type { ClusterConfig } from "../../services/raft/ClusterConfig.js"
-import { committedIndex } from "../../services/raft/LogEntry.js"
+import type { NodeId } from "../../services/raft/NodeId.js"
 import type { Committed } from "../../services/raft/LogEntry.js"
 import { RaftConfig, validate } from "../../services/raft/RaftConfig.js"
 import type { CorruptDurableState, StorageError } from "../../services/raft/RaftErrors.js"
@@ -42,27 +43,73 @@ export interface RaftNodeOptions {
   readonly config?: Partial<RaftConfig>
   /** Client identity for proposal dedup keys; `Auto` by default. */
   readonly identity?: ClientIdentity
+  /**
+   * Whom a joiner trusts. A node whose `cluster` has no voters (a joiner, `ClusterConfig.of([],
+   * [self])`) must name the nodes it joins through — typically the leader or the voters it was
+   * told about: while it knows no configuration with voters it accepts leader frames and vote
+   * requests only from them, and asks them to vouch for a leader it does not know. Once a
+   * configuration with voters reaches it from such a leader, membership alone decides (see the
+   * README's trust rule). Ignored while the configuration in force has voters.
+   */
+  readonly joinVia?: Iterable<string>
 }
 
 export type RaftNodeStartError = RaftConfigError | StorageError | CorruptDurableState
 
-/** Capacity of the committed stream's buffer before a slow consumer back-pressures the node. */
-const COMMITTED_BUFFER = 4096
 /** Trace and metric streams keep this many events for a slow reader, then drop the oldest. */
 const TRACE_BUFFER = 512
 
 const hex16 = (a: number, b: number) =>
   (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0")
 
-/** Starts a node bound to the current `Scope`. */
+/**
+ * Checks every identifier entering through `options` against the one id limit (1..255 bytes of
+ * well-formed UTF-8), and a joiner's trust rule; the first problem is the error.
+ */
+const checkIdentifiers = (options: RaftNodeOptions): RaftConfigError | undefined => {
+  const fail = (what: string, id: unknown, problem: string) =>
+    new RaftConfigError({ reason: `${what} ${JSON.stringify(String(id).slice(0, 64))} ${problem}` })
+  const id = options.transport.selfId
+  const self = idProblem(id)
+  if (self !== undefined) return fail("node id", id, self)
+  for (const member of [...options.cluster.voters, ...options.cluster.learners]) {
+    const p = idProblem(member)
+    if (p !== undefined) return fail("cluster member", member, p)
+  }
+  if (options.identity?._tag === "Durable") {
+    const p = idProblem(options.identity.clientId)
+    if (p !== undefined) return fail("durable client id", options.identity.clientId, p)
+  }
+  const via = [...(options.joinVia ?? [])]
+  for (const v of via) {
+    const p = idProblem(v)
+    if (p !== undefined) return fail("joinVia id", v, p)
+  }
+  const cluster = options.cluster
+  if (cluster.voters.size === 0) {
+    if (!cluster.learners.has(id)) return new RaftConfigError({ reason: `a cluster with no voters must list ${id} as a learner` })
+    if (!via.some((v) => v !== id)) {
+      return new RaftConfigError({
+        reason: `${id} starts with no voters (a joiner): name the nodes it joins through in joinVia, or a stranger could feed it a forged log`
+      })
+    }
+  }
+  return undefined
+}
+
+/**
+ * Starts a node bound to the current `Scope`. Fails with `RaftConfigError` on an invalid config,
+ * an identifier outside the id limit (node id, cluster members, durable client id, `joinVia`) or a
+ * joiner without `joinVia`; with `StorageError` or `CorruptDurableState` when its storage cannot be
+ * loaded or is inconsistent.
+ */
 export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, RaftNodeStartError, Scope.Scope> =>
   Effect.gen(function*() {
     const config = yield* validate({ ...RaftConfig.defaults, ...options.config })
     const id = options.transport.selfId
     const cluster = options.cluster
-    if (cluster.voters.size === 0 && !cluster.learners.has(id)) {
-      return yield* new RaftConfigError({ reason: `a cluster with no voters must list ${id} as a learner` })
-    }
+    const invalid = checkIdentifiers(options)
+    if (invalid !== undefined) return yield* invalid
     const durable = yield* options.storage.load
     yield* checkDurableState(durable)
 
@@ -70,7 +117,7 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
     const identity = options.identity ?? ClientIdentity.Auto()
     const clientId: ClientId = identity._tag === "Durable"
       ? identity.clientId
-      : (`auto:${id}-${hex16(yield* Random.nextInt, yield* Random.nextInt)}` as ClientId)
+      : autoClientId(id, hex16(yield* Random.nextInt, yield* Random.nextInt))
     const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
     const core = new RaftCore({
       id,
@@ -81,7 +128,8 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
       clientId,
       identity: identity._tag,
       entrySize: entryWireSize,
-      now
+      now,
+      joinVia: [...(options.joinVia ?? [])].filter((v) => v !== id) as Array<NodeId>
     })
 
     const surfaces = {
@@ -91,7 +139,6 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
       membership: new Cell(core.config.new),
       commitIndex: new Cell(core.commitIndex),
       compactionFloor: new Cell(core.log.snapshotIndex),
-      committed: yield* PubSub.bounded<Committed>(COMMITTED_BUFFER),
       trace: yield* PubSub.sliding<RaftTraceEvent>(TRACE_BUFFER),
       metrics: yield* PubSub.sliding<RaftMetric>(TRACE_BUFFER)
     }
@@ -121,16 +168,10 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
     // Runs before the forked fibers are interrupted (finalizers run last-added first).
     yield* Effect.addFinalizer(() => close)
 
+    // Each subscriber reads the node's log with its own cursor (`CommittedFeed`).
+    const feed = engine.publisher.feed
     const committedFrom = (fromIndex: number): Stream.Stream<Committed> =>
-      Stream.unwrapScoped(Effect.gen(function*() {
-        // Subscribe first, then ask for the cut: whatever the cut misses, the tail has.
-        const tail = yield* engine.publisher.listen("committed")
-        const cut = yield* engine.calls.cut(fromIndex)
-        return Stream.concat(
-          Stream.fromIterable(cut.items),
-          Stream.fromQueue(tail).pipe(Stream.filter((c) => committedIndex(c) > cut.upTo))
-        )
-      }))
+      feed.stream(() => (Number.isFinite(fromIndex) ? Math.ceil(fromIndex) : fromIndex > 0 ? Number.MAX_SAFE_INTEGER : 1))
 
     const node: RaftNodeShape = {
       id,
@@ -141,8 +182,9 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
       membership: surfaces.membership,
       commitIndex: surfaces.commitIndex,
       compactionFloor: surfaces.compactionFloor,
-      committed: fromSubscription(engine.publisher.listen("committed")),
+      committed: feed.live(),
       committedFrom,
+      health: Effect.sync(() => engine.health()),
       trace: fromSubscription(engine.publisher.listen("trace")),
       metrics: fromSubscription(engine.publisher.listen("metrics")),
       propose: (command, opts) => engine.calls.propose(command, opts?.requestId),

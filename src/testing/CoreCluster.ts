@@ -48,6 +48,11 @@ export interface CoreClusterOptions {
   readonly clients?: Readonly<Record<string, { readonly clientId: string; readonly identity: IdentityKind }>>
   /** Per-node bootstrap configurations (a joiner starts with no voters and itself as learner). */
   readonly bootstrapOf?: Readonly<Record<string, ClusterConfig>>
+  /**
+   * Per-node `joinVia` (whom a joiner trusts while it knows no voters). Default: the voters of
+   * `bootstrap`, the cluster's founding members.
+   */
+  readonly joinViaOf?: Readonly<Record<string, ReadonlyArray<string>>>
 }
 
 /** A rough entry size for tests that do not care about the exact codec. */
@@ -100,12 +105,14 @@ export class CoreCluster {
   }
 
   private readonly bootstraps = new Map<NodeId, ClusterConfig>()
+  private readonly joinVias = new Map<NodeId, ReadonlyArray<string>>()
 
   /** Starts a new node with an empty disk and its own bootstrap (a joiner: no voters, itself a learner). */
-  addNode(id: string, bootstrap: ClusterConfig): RaftCore {
+  addNode(id: string, bootstrap: ClusterConfig, joinVia?: ReadonlyArray<string>): RaftCore {
     if (this.ids.includes(id)) throw new Error(`node ${id} already exists`)
     this.ids.push(id)
     this.bootstraps.set(id as NodeId, bootstrap)
+    if (joinVia !== undefined) this.joinVias.set(id as NodeId, joinVia)
     this.create(id as NodeId)
     this.process()
     return this.node(id)
@@ -129,7 +136,8 @@ export class CoreCluster {
       clientId: (this.options.clients?.[id]?.clientId ?? `auto:${id}-test`) as ClientId,
       identity: this.options.clients?.[id]?.identity ?? "Auto",
       entrySize: this.options.entrySize ?? approximateEntrySize,
-      now: this.now
+      now: this.now,
+      joinVia: (this.joinVias.get(id) ?? this.options.joinViaOf?.[id] ?? [...this.options.bootstrap.voters]) as ReadonlyArray<NodeId>
     })
     core.maxPayload = this.options.maxPayload
     this.cores.set(id, core)

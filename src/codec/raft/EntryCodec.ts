@@ -5,6 +5,7 @@
  * strings and ids carry u32 length prefixes. Readers bound every count by the bytes remaining, so
  * hostile input fails with a decode error before anything large is allocated.
  */
+import { MAX_ID_BYTES as ID_LIMIT } from "../../../services/IdLimit.js"
 import { ClusterConfig, ConfigPayload } from "../../../services/raft/ClusterConfig.js"
 import type { ClientId, DedupKey } from "../../../services/raft/ClientId.js"
 import type { LogEntry } from "../../../services/raft/LogEntry.js"
@@ -13,10 +14,10 @@ import type { BinaryReader } from "../BinaryReader.js"
 import type { BinaryWriter } from "../BinaryWriter.js"
 
 /**
- * Longest id (NodeId, ClientId) in UTF-8 bytes. Ids are at most 255 UTF-16 units (their schemas
- * say so), and one unit takes at most 3 UTF-8 bytes (a surrogate pair, two units, takes 4).
+ * Longest id (NodeId, ClientId) in UTF-8 bytes: the one id limit (`services/IdLimit.ts`), the same
+ * number the Schemas and the storages check, so a decoded id always fits a write.
  */
-export const MAX_ID_BYTES = 255 * 3
+export const MAX_ID_BYTES = ID_LIMIT
 /** Most members a configuration may list on the wire (a sanity bound, not a protocol limit). */
 const MAX_MEMBERS = 10_000
 

@@ -14,7 +14,8 @@ import type { BinaryWriter } from "../BinaryWriter.js"
 import { taggedUnionCodec } from "../Codec.js"
 import type { TaggedFrames } from "../Codec.js"
 import type { DecodeError } from "../Frame.js"
-import { readConfigPayload, readDedup, readEntry, writeConfigPayload, writeDedup, writeEntry } from "./EntryCodec.js"
+import type { NodeId } from "../../../services/raft/NodeId.js"
+import { readConfigPayload, readDedup, readEntry, readId, writeConfigPayload, writeDedup, writeEntry } from "./EntryCodec.js"
 import type { ForwardOutcome, RaftMessage, ReadIndexOutcome } from "./RaftMessage.js"
 
 export { entryWireSize, varuintSize } from "./EntryCodec.js"
@@ -227,6 +228,23 @@ const frames: TaggedFrames<RaftMessage> = {
       requestId: r.varuint(),
       outcome: readReadOutcome(r)
     })
+  },
+  VouchRequest: {
+    type: 14,
+    write: (w, m) => void w.varuint(m.term),
+    read: (r): Msg<"VouchRequest"> => ({ _tag: "VouchRequest", term: r.varuint() })
+  },
+  Vouch: {
+    type: 15,
+    write: (w, m) => {
+      w.varuint(m.term)
+      w.optional(m.leader, (w2, id) => void w2.string(id))
+    },
+    read: (r): Msg<"Vouch"> => {
+      const term = r.varuint()
+      const leader = r.bool() ? (readId(r, "leader id") as NodeId) : undefined
+      return leader === undefined ? { _tag: "Vouch", term } : { _tag: "Vouch", term, leader }
+    }
   }
 }
 

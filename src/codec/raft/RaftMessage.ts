@@ -10,6 +10,7 @@ import { Schema } from "effect"
 import { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
 import { DedupKey } from "../../../services/raft/ClientId.js"
 import { Index, LogEntry, Term } from "../../../services/raft/LogEntry.js"
+import { NodeId } from "../../../services/raft/NodeId.js"
 
 const Round = Index
 
@@ -111,6 +112,22 @@ export const ReadIndexResponse = Schema.TaggedStruct("ReadIndexResponse", {
   outcome: ReadIndexOutcome
 })
 
+/**
+ * A node refused a leader frame from a peer outside its configuration (or outside the nodes a
+ * joiner trusts) and asks the members it trusts who leads now (`term`: the term the unknown
+ * sender claimed). A node that missed the membership change adding the new leader uses their
+ * answer to accept that leader's frames for that term (see `src/raft/core/Trust.ts`).
+ */
+export const VouchRequest = Schema.TaggedStruct("VouchRequest", { term: Term })
+/**
+ * A member's answer: the leader it follows in its current `term` (itself when it leads), or none
+ * when it knows no live leader.
+ */
+export const Vouch = Schema.TaggedStruct("Vouch", {
+  term: Term,
+  leader: Schema.optionalWith(NodeId, { exact: true })
+})
+
 export const RaftMessage = Schema.Union(
   RequestVote,
   RequestVoteResponse,
@@ -124,7 +141,9 @@ export const RaftMessage = Schema.Union(
   Forward,
   ForwardResponse,
   ReadIndexRequest,
-  ReadIndexResponse
+  ReadIndexResponse,
+  VouchRequest,
+  Vouch
 )
 export type RaftMessage = typeof RaftMessage.Type
 export type RequestVote = typeof RequestVote.Type
@@ -142,3 +161,5 @@ export type ForwardOutcome = typeof ForwardOutcome.Type
 export type ReadIndexRequest = typeof ReadIndexRequest.Type
 export type ReadIndexResponse = typeof ReadIndexResponse.Type
 export type ReadIndexOutcome = typeof ReadIndexOutcome.Type
+export type VouchRequest = typeof VouchRequest.Type
+export type Vouch = typeof Vouch.Type

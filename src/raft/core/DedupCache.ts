@@ -9,15 +9,24 @@
  * append a second copy, which is why the consumer's `ClientSessionTable` remains the
  * authoritative filter.
  *
- * Collision detection runs on every node: a committed entry under this node's own client id with
- * a request id above the highest serial this node issued means another live writer shares the id.
- * A `Durable` id makes that fatal (`collisions.fatal`, surfaced as `ClientIdCollision`); an `Auto`
- * id is re-minted from the core's Prng with a fresh serial. Only entries appended at a term above
- * the one this incarnation started in count as evidence: the previous incarnation's own proposals
- * may still commit after a restart and must not look like a second writer.
+ * Collision detection runs on every node. A collision is two LIVE writers under one client id;
+ * the evidence is a committed entry under this node's id that it did not issue (a request id
+ * above its serial) and that was appended after this node learned the id's history — at an index
+ * above `knownThrough` and a term above the one this incarnation started in. A `Durable` id makes
+ * that fatal (`collisions.fatal`, surfaced as `ClientIdCollision`); an `Auto` id is re-minted from
+ * the core's Prng with a fresh serial.
+ *
+ * Everything else under our id is history, and the serial adopts it: the previous incarnation's
+ * proposals that commit after a restart, and — when a durable id MOVES to another node — the
+ * old holder's requests, replayed to the new holder as it catches up. A `Durable` id's automatic
+ * serials therefore wait until the history is known (`historyKnown`: the node holds and has
+ * emitted everything committed up to an entry of the current leader's term), so the new holder's
+ * first request id is above every request of the old one and no consumer's `ClientSessionTable`
+ * mistakes it for a duplicate. Moving an id is safe once the old holder stopped writing; a write
+ * by the old holder after the new one caught up is a collision.
  */
 import type { ClientId, DedupKey } from "../../../services/raft/ClientId.js"
-import { AUTO_PREFIX } from "../../../services/raft/ClientId.js"
+import { autoClientId } from "../../../services/raft/ClientId.js"
 import type { CommandEntry, LogEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
@@ -239,8 +248,30 @@ export type IdentityKind = "Auto" | "Durable"
 export class CollisionDetector {
   /** Set when a `Durable` id is found shared: the node must stop (fail-stop). */
   fatal: ClientId | undefined = undefined
+  /**
+   * The last index this node held when it learned its id's history: a foreign entry at or below
+   * it is history. `undefined` while a `Durable` id's history is still being replayed; 0 for an
+   * `Auto` id (fresh per incarnation: it has none).
+   */
+  knownThrough: number | undefined
 
-  constructor(readonly identity: IdentityKind, readonly startTerm: number) {}
+  constructor(readonly identity: IdentityKind, readonly startTerm: number) {
+    this.knownThrough = identity === "Auto" ? 0 : undefined
+  }
+}
+
+/**
+ * Whether this node knows every committed request under its client id: it has emitted everything
+ * committed, up to an entry of the current term (so its leader had committed its own no-op, which
+ * orders it after every entry any earlier leader committed, §5.4.2). Latched per incarnation.
+ */
+export const historyKnown = (core: RaftCore): boolean => {
+  const d = core.collisions
+  if (d.knownThrough !== undefined) return true
+  if (core.role !== "Leader" && core.leader === undefined) return false
+  if (core.log.termAt(core.commitIndex) !== core.term || core.lastEmitted < core.commitIndex) return false
+  d.knownThrough = core.log.lastIndex
+  return true
 }
 
 /**
@@ -257,12 +288,17 @@ export const highestOwnSerial = (core: RaftCore): number => {
   return max
 }
 
-/** Checks a newly committed entry for a second writer under our client id. */
+/** Checks a newly committed entry for a second writer under our client id (or adopts it as history). */
 export const checkCollision = (core: RaftCore, entry: LogEntry): void => {
   if (entry._tag !== "Command") return
   const d = core.collisions
   const key = entry.dedupKey
-  if (key.clientId !== core.clientId || key.requestId <= core.serial || entry.term <= d.startTerm) return
+  if (key.clientId !== core.clientId || key.requestId <= core.serial) return
+  if (d.knownThrough === undefined || entry.index <= d.knownThrough || entry.term <= d.startTerm) {
+    // History (an earlier holder of the id, or our previous incarnation): continue above it.
+    core.serial = key.requestId
+    return
+  }
   switch (d.identity) {
     case "Durable":
       d.fatal = core.clientId
@@ -279,6 +315,6 @@ export const checkCollision = (core: RaftCore, entry: LogEntry): void => {
 
 const hex8 = (n: number): string => n.toString(16).padStart(8, "0")
 
-/** `auto:<nodeId>-<16 hex>`, the same shape the shell mints at start-up. */
+/** `auto:<family>-<16 hex>`, the same shape the shell mints at start-up (`autoClientId`). */
 export const mintAutoId = (core: RaftCore): ClientId =>
-  `${AUTO_PREFIX}${core.id}-${hex8(core.rng.nextU32())}${hex8(core.rng.nextU32())}` as ClientId
+  autoClientId(core.id, `${hex8(core.rng.nextU32())}${hex8(core.rng.nextU32())}`)

@@ -1,10 +1,13 @@
 /**
  * Message dispatch: every decoded frame passes the dispatch-boundary gates (a frame from
- * ourselves, a term implausibly far ahead, a response we never asked for), then goes to the
- * decision module that owns its type. Refusals are traced and counted, never fatal.
+ * ourselves, the membership gate of `Trust.ts`, a term implausibly far ahead, a response we never
+ * asked for), then goes to the decision module that owns its type. Refusals are traced and
+ * counted by gate, never fatal; a refused leader frame also counts towards a suspected wedge and
+ * may make us ask our members who leads.
  */
 import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
+import type { RefusalGate } from "../../../services/raft/RaftTrace.js"
 import * as Elections from "./Elections.js"
 import * as FollowerAppend from "./FollowerAppend.js"
 import * as Forwarding from "./Forwarding.js"
@@ -15,14 +18,18 @@ import * as Replication from "./Replication.js"
 import * as SnapshotReceive from "./SnapshotReceive.js"
 import * as Snapshots from "./Snapshots.js"
 import * as Transfer from "./Transfer.js"
+import * as Trust from "./Trust.js"
 
 /** Handles one decoded frame from `from` (already known to be a well-formed message). */
 export const receive = (core: RaftCore, from: NodeId, message: RaftMessage): void => {
   if (from === core.id) return core.refuse(from, message._tag, "NotAMember")
+  // The membership gate: requests only from members (votes only from voters).
+  const refusal = Trust.gate(core, from, message)
+  if (refusal !== undefined) return refuseFrame(core, from, message, refusal)
   // Dispatch-boundary gate: a term far beyond ours is a poisoned or corrupt frame (original RefusalGate).
   const term = messageTerm(message)
   if (term !== undefined && term > core.term + core.cfg.maxTermJump) {
-    return core.refuse(from, message._tag, "ImplausibleTermJump")
+    return refuseFrame(core, from, message, "ImplausibleTermJump")
   }
   if (Membership.isUnsolicitedResponse(core, from, message)) return core.refuse(from, message._tag, "ResponseNotExpected")
   switch (message._tag) {
@@ -52,6 +59,17 @@ export const receive = (core: RaftCore, from: NodeId, message: RaftMessage): voi
       return SnapshotReceive.onInstallSnapshot(core, from, message)
     case "InstallSnapshotResponse":
       return Snapshots.onInstallSnapshotResponse(core, from, message)
+    case "VouchRequest":
+      return Trust.onVouchRequest(core, from, message)
+    case "Vouch":
+      return Trust.onVouch(core, from, message)
+  }
+}
+
+const refuseFrame = (core: RaftCore, from: NodeId, message: RaftMessage, gate: RefusalGate): void => {
+  core.refuse(from, message._tag, gate)
+  if (message._tag === "AppendEntries" || message._tag === "InstallSnapshot") {
+    Trust.onLeaderFrameRefused(core, from, message.term, gate === "NotAMember")
   }
 }
 
@@ -62,6 +80,8 @@ const messageTerm = (m: RaftMessage): number | undefined => {
     case "ForwardResponse":
     case "ReadIndexRequest":
     case "ReadIndexResponse":
+    case "VouchRequest":
+    case "Vouch":
       return undefined
     case "PreVote":
     case "RequestVote":

@@ -18,6 +18,7 @@ import { resetElectionTimer } from "./Timers.js"
 /** The election timer fired on a voter that is not leader. */
 export const onElectionTimeout = (core: RaftCore): void => {
   core.leader = undefined
+  core.metric(RaftMetric.ElectionTimedOut({ term: core.term }))
   if (core.isSoleVoter) return campaign(core, false)
   startPreVote(core)
 }

@@ -12,6 +12,7 @@ import type { NodeId } from "../../../services/raft/NodeId.js"
 import { acceptLeaderContact, checkLeaderFrame } from "./LeaderContact.js"
 import type { RaftCore } from "./RaftCore.js"
 import { advanceCommit, appendFollower, truncateFrom } from "./LocalLog.js"
+import { onLeaderFrameAccepted } from "./Wedge.js"
 
 const MAX_INDEX = Number.MAX_SAFE_INTEGER
 
@@ -45,6 +46,7 @@ export const onAppendEntries = (core: RaftCore, from: NodeId, m: AppendEntries):
     if (existing !== undefined && existing !== e.term) return core.refuse(from, "AppendEntries", "AppendEntriesEntryTermOutOfRange")
   }
   acceptLeaderContact(core, from, m.term)
+  onLeaderFrameAccepted(core, m.leaderCommit)
 
   const log = core.log
   // Rule 2: the consistency check.

@@ -29,13 +29,18 @@ import * as Transfer from "./Transfer.js"
 const ClientRequest = RaftTraceEvent.ClientRequest
 const ProposeAccepted = RaftMetric.ProposeAccepted
 
+/** A proposal waiting for a leader (or, under a `Durable` id, for its history: unstamped). */
 export interface Parked {
   readonly handle: number
   readonly command: Uint8Array
-  readonly dedupKey: DedupKey
+  /** `undefined`: stamp the next serial when it leaves (`DedupCache.historyKnown`). */
+  readonly dedupKey: DedupKey | undefined
 }
 
-export interface InFlight extends Parked {
+export interface InFlight {
+  readonly handle: number
+  readonly command: Uint8Array
+  readonly dedupKey: DedupKey
   readonly sentTo: NodeId
   /** Our term when it was sent: `sentTo` was the leader we knew for that term. */
   readonly term: number
@@ -58,7 +63,10 @@ export const propose = (
   command: Uint8Array,
   requestId: number | undefined
 ): Oversize | undefined => {
-  const dedupKey: DedupKey = { clientId: core.clientId, requestId: requestId ?? core.serial + 1 }
+  // A durable id's automatic serial waits until the id's history is known: a serial below an
+  // earlier holder's requests would be taken for a duplicate (see `DedupCache`).
+  const deferred = requestId === undefined && !DedupCache.historyKnown(core)
+  const dedupKey: DedupKey = { clientId: core.clientId, requestId: deferred ? Number.MAX_SAFE_INTEGER : requestId ?? core.serial + 1 }
   if (core.maxPayload !== undefined) {
     // The budget for the command itself: the frame budget less the header reserve and this
     // entry's own envelope (kind, dedup key, and index and term at their widest, so the answer does
@@ -71,15 +79,34 @@ export const propose = (
       return { payloadBytes: command.byteLength, budgetBytes, reservedBytes: core.maxPayload - budgetBytes }
     }
   }
-  // The serial is the highest request id this node issued (collision detection compares with
-  // it); a caller-pinned id above it moves it too, so later automatic serials stay above it.
-  core.serial = Math.max(core.serial, dedupKey.requestId)
-  const p: Parked = { handle, command, dedupKey }
-  if (core.role === "Leader") return void appendAsLeader(core, p.command, p.dedupKey, { local: handle })
+  if (deferred || hasUnstamped(core)) {
+    // Behind an unstamped proposal: wait with it, in order.
+    core.parked.push({ handle, command, dedupKey: deferred ? undefined : stamp(core, requestId) })
+    return undefined
+  }
+  const key = stamp(core, requestId)
+  if (core.role === "Leader") return void appendAsLeader(core, command, key, { local: handle })
   const to = forwardTarget(core)
-  if (to !== undefined) sendForward(core, p, to)
-  else core.parked.push(p)
+  if (to !== undefined) sendForward(core, { handle, command, dedupKey: key }, to)
+  else core.parked.push({ handle, command, dedupKey: key })
   return undefined
+}
+
+/** A parked proposal still waits for its serial (its id's history is being replayed). */
+const hasUnstamped = (core: RaftCore): boolean => {
+  for (const p of core.parked) if (p.dedupKey === undefined) return true
+  return false
+}
+
+/**
+ * The dedup key of a proposal leaving now. The serial is the highest request id this node issued
+ * (collision detection compares with it); a caller-pinned id above it moves it too, so later
+ * automatic serials stay above it.
+ */
+const stamp = (core: RaftCore, requestId: number | undefined): DedupKey => {
+  const key: DedupKey = { clientId: core.clientId, requestId: requestId ?? core.serial + 1 }
+  core.serial = Math.max(core.serial, key.requestId)
+  return key
 }
 
 /**
@@ -123,7 +150,7 @@ const appendAsLeader = (
   if (core.metering) core.metric(ProposeAccepted({ logIndex: index, term: core.term }))
 }
 
-const sendForward = (core: RaftCore, p: Parked, leader: NodeId): void => {
+const sendForward = (core: RaftCore, p: { readonly handle: number; readonly command: Uint8Array; readonly dedupKey: DedupKey }, leader: NodeId): void => {
   core.forwards.set(p.handle, { handle: p.handle, command: p.command, dedupKey: p.dedupKey, sentTo: leader, term: core.term })
   core.send(leader, { _tag: "Forward", clientRequestId: p.handle, command: p.command, dedupKey: p.dedupKey })
 }
@@ -131,13 +158,18 @@ const sendForward = (core: RaftCore, p: Parked, leader: NodeId): void => {
 /** Called at the end of every turn: parked proposals go out as soon as a leader is known. */
 export const flushParked = (core: RaftCore): void => {
   if (core.parked.length === 0) return
+  if (hasUnstamped(core) && !DedupCache.historyKnown(core)) return
   if (core.role === "Leader") {
-    for (const p of core.parked.splice(0)) appendAsLeader(core, p.command, p.dedupKey, { local: p.handle })
+    for (const p of core.parked.splice(0)) {
+      appendAsLeader(core, p.command, p.dedupKey ?? stamp(core, undefined), { local: p.handle })
+    }
     return
   }
   const to = forwardTarget(core)
   if (to === undefined) return
-  for (const p of core.parked.splice(0)) sendForward(core, p, to)
+  for (const p of core.parked.splice(0)) {
+    sendForward(core, { handle: p.handle, command: p.command, dedupKey: p.dedupKey ?? stamp(core, undefined) }, to)
+  }
 }
 
 /**

@@ -50,6 +50,7 @@ export const acceptLeaderContact = (core: RaftCore, from: NodeId, term: number):
   }
   core.leader = from
   core.leaderContactAt = core.now
+  core.wedge.refusedRun = 0
   resetElectionTimer(core)
   // A leader-authored frame from a transfer's target at a newer term completes it (thesis §3.10).
   Transfer.onLeaderContact(core, from, term)

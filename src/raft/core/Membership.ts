@@ -18,6 +18,7 @@
  * catches up from whichever leader adds it.
  */
 import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
+import { idProblem } from "../../../services/IdLimit.js"
 import { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
 import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
@@ -63,6 +64,10 @@ const sameSet = <A>(a: ReadonlySet<A>, b: ReadonlySet<A>): boolean => a.size ===
 /** Why `target` can never be a configuration, or undefined. */
 export const invalidReason = (target: ClusterConfig): string | undefined => {
   if (target.voters.size === 0) return "a configuration needs at least one voter"
+  for (const id of [...target.voters, ...target.learners]) {
+    const p = idProblem(id)
+    if (p !== undefined) return `member id ${JSON.stringify(String(id).slice(0, 64))} ${p}`
+  }
   for (const v of target.voters) if (target.learners.has(v)) return `${v} cannot be both a voter and a learner`
   return undefined
 }

@@ -38,6 +38,8 @@ import type * as SnapshotReceive from "./SnapshotReceive.js"
 import * as Snapshots from "./Snapshots.js"
 import * as Timers from "./Timers.js"
 import * as Transfer from "./Transfer.js"
+import * as Trust from "./Trust.js"
+import * as Wedge from "./Wedge.js"
 
 export { HEADER_RESERVE }
 
@@ -54,6 +56,11 @@ export interface CoreOptions {
   /** Exact wire size of an entry inside an AppendEntries (from the codec). */
   readonly entrySize: (entry: LogEntry) => number
   readonly now: number
+  /**
+   * The nodes a joiner trusts while its configuration has no voters: their leader frames are
+   * accepted and they are asked to vouch for a leader it does not know (see `Trust.ts`).
+   */
+  readonly joinVia?: Iterable<NodeId>
 }
 
 export class RaftCore {
@@ -62,6 +69,8 @@ export class RaftCore {
   readonly rng: Prng
   readonly entrySize: (entry: LogEntry) => number
   readonly bootstrap: ConfigPayload
+  /** Whom a joiner trusts while its configuration has no voters (`Trust.ts`). */
+  readonly joinVia: ReadonlySet<NodeId>
   /** The transport's current budget; `undefined` = unknown (no cut beyond maxBatchEntries). */
   maxPayload: number | undefined = undefined
   /**
@@ -130,6 +139,10 @@ export class RaftCore {
   readonly dedup = new DedupCache.LeaderDedupCache()
   readonly collisions: DedupCache.CollisionDetector
 
+  // The membership gate's vouching (Trust.ts) and wedge suspicion (Wedge.ts).
+  readonly vouch = new Trust.VouchState()
+  readonly wedge: Wedge.WedgeState
+
   // Snapshots (Snapshots.ts, SnapshotReceive.ts) and membership changes (Membership.ts).
   /** The latest snapshot, kept in memory to stream to lagging followers and to replay in `committedFrom`. */
   snapshot: StoredSnapshot | undefined = undefined
@@ -147,6 +160,8 @@ export class RaftCore {
     this.entrySize = options.entrySize
     this.clientId = options.clientId
     this.now = options.now
+    this.joinVia = new Set(options.joinVia ?? [])
+    this.wedge = new Wedge.WedgeState(options.now)
     this.bootstrap = new ConfigPayload({ new: options.bootstrap })
     this.config = this.bootstrap
     this.restore(options.durable)
@@ -298,6 +313,9 @@ export class RaftCore {
     }
     if (this.role === "Leader" && this.isSoleVoter) Replication.maybeCommit(this)
     emitCommitted(this)
+    // Latch the point from which our client id's history is known (collision evidence after it).
+    if (this.collisions.knownThrough === undefined) DedupCache.historyKnown(this)
+    Wedge.onTurnEnd(this)
     const out = this.ready
     this.ready = done !== undefined && done !== out ? done.reset() : new Ready()
     this.pendingDurableLast = this.log.lastIndex

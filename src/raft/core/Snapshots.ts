@@ -18,7 +18,8 @@
  */
 import type { InstallSnapshotResponse } from "../../codec/raft/RaftMessage.js"
 import type { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
-import { asCommitted, Committed } from "../../../services/raft/LogEntry.js"
+import { Committed } from "../../../services/raft/LogEntry.js"
+import type { LogEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import type { StoredSnapshot } from "../../../services/raft/RaftStorage.js"
 import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
@@ -83,7 +84,7 @@ export const persistSnapshot = (core: RaftCore, stored: StoredSnapshot, keepSuff
   core.snapshotConfig = stored.meta.config
 }
 
-// ------------------------------------------------------------------ committedFrom
+// ------------------------------------------------------------------ reading the committed log
 
 /** A consistent replay point: `items` cover `fromIndex..upTo`; the live stream continues after `upTo`. */
 export interface Cut {
@@ -92,21 +93,42 @@ export interface Cut {
 }
 
 /**
- * What a consumer starting at `fromIndex` must apply to catch up with everything emitted so far:
- * `Install(latest snapshot)` first when `fromIndex` is at or below the compaction floor (the
- * entries it covers are gone), then the emitted entries after it.
+ * What a consumer whose next index is `cursor` may apply now, reading no further than `through`
+ * (an index handed out already) and at most `max` items: `Install(latest snapshot)` first when
+ * `cursor` is at or below the compaction floor (the entries it covers are gone; only once the
+ * snapshot itself is at or below `through`), then the entries after it. `upTo` is the index the
+ * items bring the consumer to (`cursor - 1` when there is nothing to read yet).
+ *
+ * Synchronous and side-effect free: each subscriber of the committed stream calls it on its own
+ * fiber with its own cursor, so no consumer ever waits for — or holds up — the node.
  */
-export const cut = (core: RaftCore, fromIndex: number): Cut => {
+export const readCommitted = (core: RaftCore, cursor: number, through: number, max: number): Cut => {
   const items: Array<Committed> = []
-  let from = Math.max(1, fromIndex)
+  let from = Math.max(1, cursor)
   const floor = core.log.snapshotIndex
   if (from <= floor && core.snapshot !== undefined) {
+    if (floor > through) return { items, upTo: from - 1 }
     items.push(installOf(core.snapshot))
     from = floor + 1
   }
-  for (const e of core.log.range(from, core.lastEmitted)) items.push(asCommitted(e))
-  return { items, upTo: core.lastEmitted }
+  const to = Math.min(through, from + max - items.length - 1)
+  for (const e of core.log.range(from, to)) items.push(toCommitted(e))
+  return { items, upTo: Math.max(from - 1, to) }
 }
+
+/**
+ * Everything a consumer starting at `fromIndex` must apply to catch up with what was handed out
+ * so far (`readCommitted` through `lastEmitted`, unbounded).
+ */
+export const cut = (core: RaftCore, fromIndex: number): Cut => readCommitted(core, fromIndex, core.lastEmitted, Infinity)
+
+// Read once: every property read of a `Data.taggedEnum` builds a fresh constructor.
+const CommittedEntry = Committed.Entry
+const CommittedInternal = Committed.Internal
+
+/** `asCommitted` (LogEntry.ts) with the constructors read once: it runs for every committed entry. */
+export const toCommitted = (entry: LogEntry): Committed =>
+  entry._tag === "Command" ? CommittedEntry({ entry }) : CommittedInternal({ index: entry.index })
 
 /** The consumer-facing form of a stored snapshot. */
 export const installOf = (s: StoredSnapshot): Committed =>

@@ -15,16 +15,21 @@ import type { NodeId } from "../../../services/raft/NodeId.js"
 import { LeadershipLost, NotLeader } from "../../../services/raft/RaftErrors.js"
 import type { PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
 import type { RaftNodeFailure } from "../../../services/raft/RaftNode.js"
+import { RaftMetric } from "../../../services/raft/RaftTrace.js"
 import type { Ready } from "../core/Ready.js"
 import { Callers } from "./Callers.js"
 import { answer, toResult } from "./Inputs.js"
-import type { Cut, Input, ProposeInput, ProposeResult } from "./Inputs.js"
+import type { Input, ProposeInput, ProposeResult } from "./Inputs.js"
 import type { Mailbox } from "./Mailbox.js"
 import { changeResult } from "./MembershipRequests.js"
 import type { ChangeResult } from "./MembershipRequests.js"
 import type { EngineMetrics } from "./RaftMetrics.js"
 import { readWaiter, transferWaiter } from "./Requests.js"
 import type { ReadResult, TransferResult, Waiter } from "./Requests.js"
+
+// Read once: every property read of a `Data.taggedEnum` builds a fresh constructor.
+const ProposeCommitted = RaftMetric.ProposeCommitted
+const ProposeApplied = RaftMetric.ProposeApplied
 
 const closedNotLeader = () => new NotLeader({ leader: undefined, reason: "node is closed" })
 
@@ -40,6 +45,13 @@ export class Calls {
   closed = false
   private failure: RaftNodeFailure | undefined = undefined
   private readonly failureWaiters: Array<(f: RaftNodeFailure) => void> = []
+  /**
+   * Committed proposals of this node not yet handed to its committed stream (a follower learns
+   * the commit from its leader before it holds the entry), oldest first: for `ProposeApplied`.
+   */
+  private readonly unapplied: Array<{ readonly index: number; readonly startedAt: number }> = []
+  /** Proposals of the last `resolve` slower than `slowProposeThreshold` (the engine logs them). */
+  readonly slow: Array<{ readonly index: number; readonly elapsedMs: number }> = []
 
   constructor(
     private readonly mailbox: Mailbox<Input>,
@@ -127,13 +139,6 @@ export class Calls {
     })
   }
 
-  /** The replay point for `committedFrom` (empty and final once closed). */
-  cut(fromIndex: number): Effect.Effect<Cut> {
-    return Effect.async<Cut>((resume) => {
-      if (this.closed) return resume(Effect.succeed({ items: [], upTo: Infinity }))
-      this.mailbox.push({ _tag: "Cut", fromIndex, resume: (c) => resume(Effect.succeed(c)) })
-    })
-  }
 
   /** Completes with the error the node failed with (fail-stop). */
   readonly awaitFailure: Effect.Effect<RaftNodeFailure> = Effect.async<RaftNodeFailure>((resume) => {
@@ -171,8 +176,14 @@ export class Calls {
     this.requests.delete(handle)
   }
 
-  /** Completes the callers `ready` resolved (proposals, reads, transfers, membership changes). */
-  resolve(ready: Ready, now: number): void {
+  /**
+   * Completes the callers `ready` resolved (proposals, reads, transfers, membership changes).
+   * `applied`: the index this node has handed to its committed stream; `metering`: someone reads
+   * the metric stream (then `ProposeCommitted`/`ProposeApplied` go into `ready.metrics`);
+   * `slowMs`: proposals slower than this are noted in `slow`.
+   */
+  resolve(ready: Ready, now: number, applied: number, metering: boolean, slowMs: number): void {
+    if (this.slow.length > 0) this.slow.length = 0
     for (const r of ready.resolutions) {
       const proposal = this.waiting.get(r.handle)
       if (proposal === undefined) {
@@ -183,15 +194,45 @@ export class Calls {
         continue
       }
       this.waiting.delete(r.handle)
-      this.stats.resolved(proposal.startedAt, r.outcome._tag === "Proposed", now)
-      answer(proposal, toResult(r.outcome))
+      const o = r.outcome
+      if (o._tag === "Proposed") {
+        const index = o.entry.index
+        const elapsedMs = now - proposal.startedAt
+        this.stats.resolved(proposal.startedAt, true, now)
+        if (elapsedMs > slowMs) this.slow.push({ index, elapsedMs })
+        if (metering) ready.metrics.push(ProposeCommitted({ logIndex: index, elapsedMs }))
+        if (index <= applied) {
+          this.stats.applied(elapsedMs)
+          if (metering) ready.metrics.push(ProposeApplied({ logIndex: index, elapsedMs }))
+        } else {
+          this.unapplied.push({ index, startedAt: proposal.startedAt })
+        }
+      }
+      answer(proposal, toResult(o))
     }
+    if (this.unapplied.length > 0) this.flushApplied(ready, now, applied, metering)
     for (const r of ready.membership) {
       const resume = this.changes.get(r.handle)
       if (resume === undefined) continue
       this.changes.delete(r.handle)
       resume(changeResult(r.outcome))
     }
+  }
+
+  /** Proposals committed earlier that this node has now handed to its committed stream. */
+  private flushApplied(ready: Ready, now: number, applied: number, metering: boolean): void {
+    const u = this.unapplied
+    let done = 0
+    for (const p of u) {
+      if (p.index > applied) continue
+      done++
+      this.stats.applied(now - p.startedAt)
+      if (metering) ready.metrics.push(ProposeApplied({ logIndex: p.index, elapsedMs: now - p.startedAt }))
+    }
+    if (done === 0) return
+    const rest = u.filter((p) => p.index > applied)
+    u.length = 0
+    for (const p of rest) u.push(p)
   }
 
   /** The node failed with `error`: tell whoever awaits it (before `close`). */
@@ -215,7 +256,6 @@ export class Calls {
     this.changes.clear()
     for (const input of this.mailbox.takeAll()) {
       if (input._tag === "Propose") answer(input, Effect.fail(closedNotLeader()))
-      if (input._tag === "Cut") input.resume({ items: [], upTo: Infinity })
       if (input._tag === "Read" || input._tag === "Transfer") input.waiter.rejectClosed()
       if (input._tag === "ChangeMembership") input.resume(Effect.fail(closedNotLeader()))
     }

@@ -21,9 +21,10 @@ import { Effect, Option } from "effect"
 import { decodeRaftMessage } from "../../codec/raft/RaftCodec.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import { ClientIdCollision, PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
-import type { RaftNodeFailure } from "../../../services/raft/RaftNode.js"
+import type { RaftHealth, RaftNodeFailure } from "../../../services/raft/RaftNode.js"
 import type { RaftStorageShape } from "../../../services/raft/RaftStorage.js"
 import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
+import type { RaftMetric } from "../../../services/raft/RaftTrace.js"
 import type { RaftTransportShape } from "../../../services/raft/RaftTransport.js"
 import type { RaftCore } from "../core/RaftCore.js"
 import type { Ready } from "../core/Ready.js"
@@ -44,7 +45,7 @@ import type { FrameSource, RaftTransportFastPath } from "../../../services/raft/
 import { WakeTimer } from "./WakeTimer.js"
 import { toWriteBatch } from "./WriteBatch.js"
 
-export type { Cut, Input, ProposeInput } from "./Inputs.js"
+export type { Input, ProposeInput } from "./Inputs.js"
 export type { Surfaces } from "./Publisher.js"
 export { toWriteBatch } from "./WriteBatch.js"
 
@@ -56,6 +57,15 @@ export { toWriteBatch } from "./WriteBatch.js"
  * this never fires there (and `sleep(0)` would not wait anyway).
  */
 const MACROTASK_YIELD_MS = 10
+
+/** The `WedgeSuspected` metric among a turn's metrics, if any (rare: scanned, not indexed). */
+const wedgeOf = (metrics: ReadonlyArray<RaftMetric>): Extract<RaftMetric, { _tag: "WedgeSuspected" }> | undefined => {
+  for (let i = 0; i < metrics.length; i++) {
+    const m = metrics[i]!
+    if (m._tag === "WedgeSuspected") return m
+  }
+  return undefined
+}
 
 export class Engine {
   readonly mailbox = new Mailbox<Input>()
@@ -193,20 +203,49 @@ export class Engine {
       const send = this.outbox.send(messages[i]!)
       if (send !== undefined) return Effect.flatMap(send, () => later(this.deliver(ready, i + 1)))
     }
-    const publishing = this.publisher.committed(ready)
-    if (publishing !== undefined) return Effect.flatMap(publishing, () => later(this.resolve(ready)))
+    this.publisher.committed()
     return this.resolve(ready)
   }
 
   /** Completes the callers `ready` resolved, publishes its trace and metrics, and moves on. */
   private resolve(ready: Ready): Step {
-    this.calls.resolve(ready, this.core.now)
+    const core = this.core
+    this.calls.resolve(ready, core.now, this.publisher.feed.through, core.metering, core.cfg.slowProposeThreshold)
+    const slow = this.calls.slow
+    if (slow.length > 0) {
+      const threshold = core.cfg.slowProposeThreshold
+      const warn = Effect.forEach(
+        slow.splice(0),
+        ({ elapsedMs, index }) =>
+          Effect.logWarning(`slow proposal: index ${index} committed ${elapsedMs} ms after it was proposed (slowProposeThreshold ${threshold} ms)`).pipe(
+            Effect.annotateLogs({ node: core.id, index, elapsedMs })
+          ),
+        { discard: true }
+      )
+      return Effect.flatMap(warn, () => later(this.publishTrace(ready)))
+    }
+    return this.publishTrace(ready)
+  }
+
+  private publishTrace(ready: Ready): Step {
     const tracing = this.publisher.trace(ready.trace)
     if (tracing !== undefined) return Effect.flatMap(tracing, () => later(this.publishMetrics(ready)))
     return this.publishMetrics(ready)
   }
 
   private publishMetrics(ready: Ready): Step {
+    const wedge = wedgeOf(ready.metrics)
+    if (wedge !== undefined) {
+      const warn = Effect.logWarning(
+        `suspected wedge (${wedge.reason}): leader ${wedge.leader ?? "unknown"} at term ${wedge.leaderTerm}, ` +
+          `our term ${wedge.term}, commit ${wedge.commitIndex}, applied ${wedge.appliedIndex}`
+      ).pipe(Effect.annotateLogs({ node: this.core.id, reason: wedge.reason }))
+      return Effect.flatMap(warn, () => later(this.publishMetricEvents(ready)))
+    }
+    return this.publishMetricEvents(ready)
+  }
+
+  private publishMetricEvents(ready: Ready): Step {
     const publishing = this.publisher.metrics(ready.metrics)
     if (publishing !== undefined) return Effect.flatMap(publishing, () => later(this.next(ready)))
     return this.next(ready)
@@ -282,13 +321,26 @@ export class Engine {
       case "Peers":
         core.peersChanged(input.peers, now)
         return
-      case "Cut": {
-        // Everything emitted so far has been published (publication ends each turn), so the live
-        // subscription the caller holds sees exactly what comes after `lastEmitted`.
-        // At or below the compaction floor it starts with `Install(latest snapshot)`.
-        input.resume(core.committedFrom(input.fromIndex))
-        return
-      }
+    }
+  }
+
+  /** The node's health now (see `RaftHealth`). */
+  health(): RaftHealth {
+    const c = this.core
+    const w = c.wedge
+    const s = w.suspected
+    const stopped = this.calls.closed
+    return {
+      node: c.id,
+      role: stopped ? "Follower" : c.role,
+      term: c.term,
+      leader: stopped ? null : c.leader ?? null,
+      commitIndex: c.commitIndex,
+      appliedIndex: this.publisher.feed.through,
+      lastAppliedAdvanceAt: w.appliedAt,
+      leaderCommitIndex: c.role === "Leader" ? c.commitIndex : w.leaderCommit,
+      wedge: s === undefined ? null : { reason: s.reason, since: s.since, leader: s.leader ?? null, leaderTerm: s.leaderTerm },
+      stopped
     }
   }
 

@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
-import type { CommandEntry, Committed } from "../../../services/raft/LogEntry.js"
+import type { CommandEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import { LeadershipLost, NotLeader } from "../../../services/raft/RaftErrors.js"
 import type { PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
@@ -34,7 +34,6 @@ export type Input =
   | { readonly _tag: "Frame"; readonly from: NodeId; readonly bytes: Uint8Array }
   | ProposeInput
   | { readonly _tag: "Cancel"; readonly handle: number }
-  | { readonly _tag: "Cut"; readonly fromIndex: number; readonly resume: (cut: Cut) => void }
   | { readonly _tag: "Read"; readonly handle: number; readonly mode: "Leader" | "Fence"; readonly waiter: Waiter }
   | { readonly _tag: "Transfer"; readonly handle: number; readonly target: NodeId; readonly waiter: Waiter }
   | { readonly _tag: "CancelTransfer" }
@@ -48,11 +47,6 @@ export type Input =
   /** The transport's peer set changed (forwards to a departed peer fail). */
   | { readonly _tag: "Peers"; readonly peers: ReadonlySet<NodeId> }
 
-/** A consistent replay point for `committedFrom`: items through `upTo`, then the live tail. */
-export interface Cut {
-  readonly items: ReadonlyArray<Committed>
-  readonly upTo: number
-}
 
 /** Answers a proposal's caller. */
 export const answer = (p: ProposeInput, result: ProposeResult): void => {

@@ -1,21 +1,20 @@
 /**
  * What the engine shows the world after each turn: state cells (role, leader, term, membership,
  * commit index, compaction floor) set only on change, so subscribers see transitions; the
- * non-dropping committed stream; the lossy trace and metric streams. Streams without subscribers
- * are neither built nor published (`listen` counts them), and the core then skips its per-entry
- * trace events too.
+ * committed stream's watermark (`CommittedFeed`: subscribers pull, the engine never waits for
+ * them); the lossy trace and metric streams. Trace and metric streams without subscribers are
+ * neither built nor published (`listen` counts them), and the core then skips its per-entry trace
+ * events too.
  */
 import { Effect, Option, PubSub } from "effect"
 import type { Queue, Scope } from "effect"
 import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
-import type { Committed } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import type { RaftRole } from "../../../services/raft/RaftRole.js"
 import type { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
 import type { RaftCore } from "../core/RaftCore.js"
-import type { Ready } from "../core/Ready.js"
 import type { Cell } from "../../internal/Cell.js"
-import { committedItems } from "./MembershipRequests.js"
+import { CommittedFeed } from "./CommittedFeed.js"
 
 /** The observable surfaces the engine publishes after every turn. */
 export interface Surfaces {
@@ -25,14 +24,15 @@ export interface Surfaces {
   readonly membership: Cell<ClusterConfig>
   readonly commitIndex: Cell<number>
   readonly compactionFloor: Cell<number>
-  readonly committed: PubSub.PubSub<Committed>
   readonly trace: PubSub.PubSub<RaftTraceEvent>
   readonly metrics: PubSub.PubSub<RaftMetric>
 }
 
 export class Publisher {
   /** Live subscriptions of each stream (`listen`): nothing is built or published for none. */
-  private readonly listeners = { committed: 0, trace: 0, metrics: 0 }
+  private readonly listeners = { trace: 0, metrics: 0 }
+  /** The committed stream: a watermark the engine moves and subscribers pull from. */
+  readonly feed: CommittedFeed
   private readonly last = { role: "" as string, leader: undefined as NodeId | undefined, term: -1, commit: -1, config: undefined as unknown, floor: -1 }
   private readonly leadershipWaiters: Array<() => void> = []
 
@@ -42,6 +42,7 @@ export class Publisher {
   ) {
     core.tracing = false
     core.metering = false
+    this.feed = new CommittedFeed(core)
   }
 
   /**
@@ -110,12 +111,9 @@ export class Publisher {
     }
   }
 
-  /** Publishes `ready`'s installed snapshot and committed entries; `undefined` when there is nothing to do. */
-  committed(ready: Ready): Effect.Effect<boolean> | undefined {
-    if ((ready.committed.length > 0 || ready.install !== undefined) && this.listeners.committed > 0) {
-      return PubSub.publishAll(this.surfaces.committed, committedItems(ready))
-    }
-    return undefined
+  /** The turn's committed entries (and installed snapshot) are durable: subscribers may read them. */
+  committed(): void {
+    this.feed.publish()
   }
 
   /** Publishes trace events; `undefined` when there is nothing to do. */
@@ -134,7 +132,7 @@ export class Publisher {
       // Say so rather than freeze the last state.
       if (this.core.role === "Leader" || this.core.role === "Candidate") this.surfaces.role.set("Follower")
       this.surfaces.leader.set(Option.none())
-      yield* PubSub.shutdown(this.surfaces.committed)
+      this.feed.close()
       yield* PubSub.shutdown(this.surfaces.trace)
       yield* PubSub.shutdown(this.surfaces.metrics)
     })

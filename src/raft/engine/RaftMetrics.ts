@@ -1,7 +1,8 @@
 /**
- * Effect `Metric`s of the Raft engine, labelled by node: proposals, commit latency, elections and
- * refused frames. Updated with the metrics' synchronous `unsafeUpdate` from inside the engine's
- * turn, so the hot path pays no extra Effect per proposal.
+ * Effect `Metric`s of the Raft engine, labelled by node: proposals, commit and apply latency,
+ * elections and election timeouts, frames refused (by reason: the gate that refused them, or
+ * `Undecodable`) and suspected wedges (by reason). Updated with the metrics' synchronous
+ * `unsafeUpdate` from inside the engine's turn, so the hot path pays no extra Effect per proposal.
  */
 import { Metric, MetricBoundaries, MetricLabel } from "effect"
 import type { NodeId } from "../../../services/raft/NodeId.js"
@@ -16,18 +17,41 @@ export const commitLatency = Metric.histogram(
   "kuilt_raft_commit_latency_ms",
   MetricBoundaries.exponential({ start: 0.01, factor: 2, count: 20 })
 )
+/** Milliseconds from propose until this node handed the committed entry to its committed stream. */
+export const applyLatency = Metric.histogram(
+  "kuilt_raft_apply_latency_ms",
+  MetricBoundaries.exponential({ start: 0.01, factor: 2, count: 20 })
+)
 /** Elections this node started (real ones, after a successful pre-vote). */
 export const elections = Metric.counter("kuilt_raft_elections_total", { incremental: true })
 /** Elections this node won. */
 export const electionsWon = Metric.counter("kuilt_raft_elections_won_total", { incremental: true })
-/** Frames dropped because they could not be decoded or failed a plausibility gate. */
+/** Times this voter's election timer fired. */
+export const electionTimeouts = Metric.counter("kuilt_raft_election_timeouts_total", { incremental: true })
+/**
+ * Frames dropped because they could not be decoded or failed a gate; tagged `reason` (the
+ * `RefusalGate`, or `Undecodable`).
+ */
 export const refusedFrames = Metric.counter("kuilt_raft_refused_frames_total", { incremental: true })
+/** Wedges this node suspected, tagged `reason` (`WedgeReason`). */
+export const wedgesSuspected = Metric.counter("kuilt_raft_wedges_suspected_total", { incremental: true })
 
 export class EngineMetrics {
   private readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
+  /** Label sets by reason, built once per reason (refusals can come in floods). */
+  private readonly byReason = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
 
   constructor(node: NodeId) {
     this.labels = [MetricLabel.make("node", node)]
+  }
+
+  private reason(reason: string): ReadonlyArray<MetricLabel.MetricLabel> {
+    let labels = this.byReason.get(reason)
+    if (labels === undefined) {
+      labels = [...this.labels, MetricLabel.make("reason", reason)]
+      this.byReason.set(reason, labels)
+    }
+    return labels
   }
 
   /** The core accepted a proposal (its start time travels with the proposal itself). */
@@ -42,8 +66,13 @@ export class EngineMetrics {
     commitLatency.unsafeUpdate(now - startedAt, this.labels)
   }
 
+  /** A proposal of this node reached its committed stream `elapsedMs` after it was accepted. */
+  applied(elapsedMs: number): void {
+    applyLatency.unsafeUpdate(elapsedMs, this.labels)
+  }
+
   undecodable(): void {
-    refusedFrames.unsafeUpdate(1, this.labels)
+    refusedFrames.unsafeUpdate(1, this.reason("Undecodable"))
   }
 
   record(events: ReadonlyArray<RaftMetric>): void {
@@ -55,11 +84,18 @@ export class EngineMetrics {
         case "ElectionWon":
           electionsWon.unsafeUpdate(1, this.labels)
           break
+        case "ElectionTimedOut":
+          electionTimeouts.unsafeUpdate(1, this.labels)
+          break
         case "FrameRefused":
-          refusedFrames.unsafeUpdate(1, this.labels)
+          refusedFrames.unsafeUpdate(1, this.reason(m.gate))
+          break
+        case "WedgeSuspected":
+          wedgesSuspected.unsafeUpdate(1, this.reason(m.reason))
           break
         case "ProposeAccepted":
         case "ProposeCommitted":
+        case "ProposeApplied":
         case "ElectionSuppressedTermCeiling":
         case "SnapshotRejectedSizeCeiling":
           break

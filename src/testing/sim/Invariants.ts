@@ -227,8 +227,10 @@ export class InvariantChecker implements SimObserver {
       }
     } else {
       // Leader Append-Only: while it leads, the log only grows and its last entry never changes.
+      // (An entry the leader itself compacted since is committed and gone: its term is unknown.)
       const before = this.leaderLog.get(node.id)!
-      if (core.log.lastIndex < before.last || core.log.termAt(before.last) !== before.lastTerm) {
+      const compacted = before.last < core.log.snapshotIndex
+      if (core.log.lastIndex < before.last || (!compacted && core.log.termAt(before.last) !== before.lastTerm)) {
         this.fail("LeaderAppendOnly", `${node.id} rewrote its log while leading term ${core.term}`)
       }
     }

@@ -106,7 +106,7 @@ export class Operator implements SimObserver {
     this.counts.set("diskLoss:lostBatches", (this.counts.get("diskLoss:lostBatches") ?? 0) + dropped)
     lost.retired = true
     const fresh = `n${this.nextId++}`
-    this.cluster.addNode(fresh, joiner(fresh), lost.disk)
+    this.cluster.addNode(fresh, joiner(fresh), lost.disk, [...this.view.voters].filter((v) => v !== id))
     this.replacement = { lost: id, fresh: fresh as NodeId }
     this.nextReplaceAt = this.cluster.now + this.random.int(5, 50)
     this.count("diskLoss")
@@ -223,6 +223,8 @@ export class Operator implements SimObserver {
       }
     }
     this.count(`move:${move}`)
+    // A spare joins through the voters the operator knows now (it trusts nobody else).
+    for (const id of target.allMembers) if (!v.isMember(id)) this.cluster.reprovision(id, voters)
     this.request("membership", target, l)
   }
 

@@ -45,6 +45,11 @@ export interface SimNode {
   incarnation: number
   /** The configuration the node starts from when its disk has none (a joiner: itself as learner). */
   readonly bootstrap: ClusterConfig
+  /**
+   * Whom the node trusts while its configuration has no voters (`RaftCore` `joinVia`); the
+   * operator re-provisions a pristine joiner with the voters it knows when it adds it.
+   */
+  joinVia: ReadonlyArray<NodeId>
   /** The consumer snapshots after this many applied entries past its last snapshot. */
   readonly snapshotEvery: number
   /** Never restarted again: its identity was retired (it lost acknowledged writes). */
@@ -67,6 +72,8 @@ export interface SimObserver {
   /** After every processing step of a node (invariants that look at the whole state). */
   readonly onStep?: (node: SimNode) => void
   readonly onStart?: (node: SimNode) => void
+  /** A frame from `from` was handled by `node`, whose term was `termBefore` (adversary checks). */
+  readonly onDelivered?: (node: SimNode, from: NodeId, message: RaftMessage, termBefore: number) => void
 }
 
 export interface SimClusterOptions {
@@ -75,6 +82,8 @@ export interface SimClusterOptions {
   readonly bootstrap: ClusterConfig
   /** Per-node bootstrap overrides (joiners start with no voters and themselves as learner). */
   readonly bootstrapOf?: (id: string) => ClusterConfig | undefined
+  /** Per-node `joinVia`; default: the voters of `bootstrap`. */
+  readonly joinViaOf?: (id: string) => ReadonlyArray<string> | undefined
   readonly config: RaftConfig
   readonly maxPayload?: number
   /** Mean applied entries between a node's snapshots; `undefined` = never compact. */
@@ -96,6 +105,11 @@ export class SimCluster {
   readonly nodes = new Map<NodeId, SimNode>()
   readonly network: SimNetwork
   readonly observers: Array<SimObserver> = []
+  /**
+   * Drops a due message instead of delivering it (the adversary withdraws a forged frame whose
+   * sender became a member of its target meanwhile: a lying member is out of scope).
+   */
+  dropDue: ((m: InFlight) => boolean) | undefined = undefined
   private readonly coreSeeds: SimRandom
   private readonly diskRandom: SimRandom
   private readonly snapshotRandom: SimRandom
@@ -112,7 +126,12 @@ export class SimCluster {
     }
   }
 
-  private create(raw: string, bootstrap: ClusterConfig, disk: InMemoryRaftStorage.Disk): SimNode {
+  private create(
+    raw: string,
+    bootstrap: ClusterConfig,
+    disk: InMemoryRaftStorage.Disk,
+    joinVia?: ReadonlyArray<string>
+  ): SimNode {
     const id = raw as NodeId
     if (this.nodes.has(id)) throw new Error(`node ${id} already exists`)
     const every = this.options.snapshotEvery
@@ -126,6 +145,7 @@ export class SimCluster {
       held: [],
       incarnation: 0,
       bootstrap,
+      joinVia: (joinVia ?? this.options.joinViaOf?.(raw) ?? [...this.options.bootstrap.voters]) as ReadonlyArray<NodeId>,
       // Nodes snapshot at different points, so their compaction floors (and the InstallSnapshot
       // races between them) differ.
       snapshotEvery: every === undefined ? Infinity : this.snapshotRandom.int(Math.max(2, every >> 1), every * 2),
@@ -144,11 +164,12 @@ export class SimCluster {
    * Adds and boots a node at run time: a joiner with an empty disk, or a new identity over an
    * existing disk (a machine re-imaged under a new name after losing writes).
    */
-  addNode(id: string, bootstrap: ClusterConfig, disk?: InMemoryRaftStorage.Disk): SimNode {
+  addNode(id: string, bootstrap: ClusterConfig, disk?: InMemoryRaftStorage.Disk, joinVia?: ReadonlyArray<string>): SimNode {
     const node = this.create(
       id,
       bootstrap,
-      disk ?? InMemoryRaftStorage.Disk.make({ durability: this.options.durability ?? "immediate" })
+      disk ?? InMemoryRaftStorage.Disk.make({ durability: this.options.durability ?? "immediate" }),
+      joinVia
     )
     this.boot(node)
     return node
@@ -191,7 +212,8 @@ export class SimCluster {
       rng: new Prng(this.coreSeeds.fork()),
       clientId: `auto:${node.id}-${node.incarnation}` as ClientId,
       entrySize: entryWireSize,
-      now: this.now
+      now: this.now,
+      joinVia: node.joinVia
     })
     node.core.maxPayload = this.options.maxPayload
     for (const o of this.observers) o.onStart?.(node)
@@ -212,6 +234,22 @@ export class SimCluster {
     const node = this.node(id)
     if (node.core !== undefined || node.retired) return
     this.boot(node)
+  }
+
+  /**
+   * The operator tells a joiner that never joined (empty log, no voters known) whom to join
+   * through — as an admin restarts a fresh node with the current voters — before adding it. A
+   * node that already holds a log keeps its `joinVia` (its configuration decides by then).
+   */
+  reprovision(id: string, joinVia: ReadonlyArray<string>): void {
+    const node = this.node(id)
+    const core = node.core
+    if (core !== undefined && (core.log.lastIndex > 0 || core.config.new.voters.size > 0)) return
+    node.joinVia = joinVia as ReadonlyArray<NodeId>
+    if (core !== undefined && !node.paused) {
+      this.crash(id)
+      this.restart(id)
+    }
   }
 
   /** SIGSTOP: no timers, no processing; messages to it wait until `resume`. */
@@ -258,15 +296,20 @@ export class SimCluster {
     for (;;) {
       const m = this.network.popDue(this.now)
       if (m === undefined) return
-      const node = this.nodes.get(m.to)!
-      if (node.core === undefined) continue
+      // A reply to an adversary's forged identity reaches no simulated machine.
+      const node = this.nodes.get(m.to)
+      if (node === undefined || node.core === undefined) continue
       if (node.paused) {
         node.held.push(m)
         continue
       }
+      if (this.dropDue !== undefined && this.dropDue(m)) continue
       this.network.stats.delivered++
-      node.core.receive(m.from, m.message, this.now)
+      const core = node.core
+      const termBefore = core.term
+      core.receive(m.from, m.message, this.now)
       this.process(node)
+      for (const o of this.observers) o.onDelivered?.(node, m.from, m.message, termBefore)
     }
   }
 

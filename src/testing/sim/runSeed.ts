@@ -1,6 +1,7 @@
 /**
  * One simulation run: a seed decides the cluster size (unless given), the fault families, the
- * operator's families (membership changes, leadership transfers), how often state machines
+ * operator's families (membership changes, leadership transfers), whether adversaries (strangers
+ * and removed members forging frames, `Adversary.ts`) attack, how often state machines
  * snapshot, how many gets bypass the log, the workload and every random choice. The run checks
  * the safety invariants at every step, the liveness of the quiet phase, and the linearizability
  * of the client history; the same seed always produces the same trace hash.
@@ -13,6 +14,7 @@ import { InvariantChecker } from "./Invariants.js"
 import type { Violation } from "./Invariants.js"
 import { MembershipInvariants } from "./MembershipInvariants.js"
 import { joiner, Operator } from "./Operator.js"
+import { Adversary } from "./Adversary.js"
 import { FaultInjector, planSeed } from "./Scenario.js"
 import type { FaultKind } from "./Scenario.js"
 import { SimCluster, SimFault } from "./SimCluster.js"
@@ -27,6 +29,8 @@ export interface SimOptions {
   readonly operations?: number
   /** Linearizability search budget (steps). */
   readonly checkBudget?: number
+  /** Force the adversary family on or off (default: drawn from the seed, half the seeds). */
+  readonly adversary?: boolean
 }
 
 export interface SimResult {
@@ -38,7 +42,9 @@ export interface SimResult {
   readonly explanation?: string
   readonly operations: { invoked: number; completed: number; unknown: number; retries: number }
   readonly faults: Readonly<Record<string, number>>
-  readonly families: ReadonlyArray<FaultKind | "membership" | "transfer">
+  readonly families: ReadonlyArray<FaultKind | "membership" | "transfer" | "adversary">
+  /** Forged frames the adversaries sent (`sent:<kind>`) and members refused (`refused:<gate>`). */
+  readonly adversary: Readonly<Record<string, number>>
   /** Operator actions and their outcomes (`membership:Changed`, `transfer:NotLeader`, …). */
   readonly operator: Readonly<Record<string, number>>
   /** Snapshots published, snapshots installed from a leader, reads served off the log, elections. */
@@ -76,6 +82,10 @@ export const runSeed = (options: SimOptions): SimResult => {
   const drawnSize = random.int(3, 8)
   const n = options.nodes ?? drawnSize
   const plan = planSeed(new SimRandom(seed, 5))
+  // The adversary family draws from its own stream, so switching it on shifts no other draw.
+  const adversaryRandom = new SimRandom(seed, 9)
+  const adversaryOn = options.adversary ?? adversaryRandom.chance(0.5)
+  const adversaryInterval = adversaryRandom.int(5, 60)
   // Spare machines (joiners) the operator can add as learners or voters.
   const spares = plan.membership ? random.int(1, 3) : 0
   const voters = Array.from({ length: n }, (_, i) => `n${i + 1}`)
@@ -120,6 +130,10 @@ export const runSeed = (options: SimOptions): SimResult => {
     invariants
   )
   const faults = new FaultInjector(cluster, new SimRandom(seed, 4), plan.faults, operator)
+  const adversary = adversaryOn
+    ? new Adversary(cluster, new SimRandom(seed, 10), invariants, adversaryInterval, (id) => operator.view.isMember(id))
+    : undefined
+  if (adversary !== undefined) cluster.observers.push(adversary)
   const hash = new TraceHash()
   const stats = { snapshots: 0, installs: 0 }
   cluster.observers.push(invariants, membership, workload, operator, {
@@ -149,12 +163,14 @@ export const runSeed = (options: SimOptions): SimResult => {
         cluster.nextEventAt(),
         workload.nextAt(),
         operator.nextEventAt(),
+        adversary?.nextEventAt() ?? Infinity,
         phaseQuiet ? Infinity : faults.nextEventAt()
       )
       if (next === Infinity || next > HARD_STOP) break
       cluster.runUntil(next)
       if (!phaseQuiet) faults.tick(cluster.now)
       operator.tick(cluster.now)
+      adversary?.tick(cluster.now)
       workload.tick(cluster.now, true)
       if (!phaseQuiet && QUIET_AFTER_OPS && workload.invoked >= workload.options.operations) {
         faults.quiesce()
@@ -198,8 +214,13 @@ export const runSeed = (options: SimOptions): SimResult => {
     families: [
       ...faults.plan.families,
       ...(plan.membership ? ["membership" as const] : []),
-      ...(plan.transfer ? ["transfer" as const] : [])
+      ...(plan.transfer ? ["transfer" as const] : []),
+      ...(adversaryOn ? ["adversary" as const] : [])
     ],
+    adversary: adversary === undefined ? {} : Object.fromEntries([
+      ...[...adversary.sent].map(([k, v]) => [`sent:${k}`, v] as const),
+      ...[...adversary.refused].map(([k, v]) => [`refused:${k}`, v] as const)
+    ].sort(([a], [b]) => (a < b ? -1 : 1))),
     operator: Object.fromEntries([...operator.counts].sort(([a], [b]) => (a < b ? -1 : 1))),
     stats: {
       ...stats,

@@ -49,8 +49,8 @@ describe("RaftCodec", () => {
   })
 
   it("carries the longest ids the schemas allow, also when every character needs 3 or 4 UTF-8 bytes", () => {
-    // 255 UTF-16 units is the schema's bound; "€" takes 3 UTF-8 bytes, "𝄞" (a surrogate pair) 4.
-    for (const id of ["x".repeat(255), "€".repeat(255), "𝄞".repeat(127) + "€"]) {
+    // 255 UTF-8 bytes is the one id limit; "€" takes 3 UTF-8 bytes, "𝄞" (a surrogate pair) 4.
+    for (const id of ["x".repeat(255), "€".repeat(85), "𝄞".repeat(63) + "€"]) {
       const config = new ConfigPayload({ new: ClusterConfig.of([id], ["l"]) })
       const entries: Array<LogEntry> = [
         { ...entry(8, new Uint8Array([1])), dedupKey: { clientId: id as ClientId, requestId: 1 } },
@@ -63,10 +63,11 @@ describe("RaftCodec", () => {
     }
   })
 
-  it("refuses an id longer than any id the schemas allow", () => {
-    const tooLong = "€".repeat(256) as ClientId
-    const bytes = encodeRaftMessage(append([{ ...entry(8, new Uint8Array([1])), dedupKey: { clientId: tooLong, requestId: 1 } }]))
-    expect(Either.isLeft(decodeRaftMessage(bytes))).toBe(true)
+  it("refuses an id longer than any id the schemas allow (one byte over the limit is enough)", () => {
+    for (const tooLong of ["€".repeat(256), "€".repeat(85) + "x", "x".repeat(256)] as Array<ClientId>) {
+      const bytes = encodeRaftMessage(append([{ ...entry(8, new Uint8Array([1])), dedupKey: { clientId: tooLong, requestId: 1 } }]))
+      expect(Either.isLeft(decodeRaftMessage(bytes))).toBe(true)
+    }
   })
 
   it("entryWireSize is exactly the bytes an entry adds to an AppendEntries", () => {

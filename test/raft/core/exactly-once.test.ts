@@ -111,7 +111,7 @@ describe("collision detection", () => {
     expect(proposed(c.outcomes.get(h)).dedupKey).toEqual({ clientId: l.clientId, requestId: 1 })
   })
 
-  it("a restarted durable writer is not a collision: it re-reads its log and its serial continues", () => {
+  it("a restarted durable writer is not a collision: its serial continues above every request it made, also one that committed while it was down", () => {
     const c = withLearner(106, { l: { clientId: "client-l", identity: "Durable" } })
     const leader = awaitLeader(c)
     c.advance(20)
@@ -132,7 +132,14 @@ describe("collision detection", () => {
     expect(c.node("l").commitIndex).toBe(leader.commitIndex)
     const next = c.propose("l", bytes("w5"))
     expect(c.advanceUntil(() => c.outcomes.has(next), 50)).toBe(true)
-    expect(proposed(c.outcomes.get(next)).dedupKey.requestId).toBe(4)
+    // w4 committed as request 4 while l was down: l adopts it from the log it replays, so w5 is
+    // request 5 (request 4 again would be dropped as a duplicate by every ClientSessionTable).
+    expect(proposed(c.outcomes.get(next)).dedupKey.requestId).toBe(5)
+    const table = ClientSessionTable.empty()
+    const applied = leader.log.range(1, leader.commitIndex)
+      .filter((e) => e._tag === "Command" && table.shouldApply(e.dedupKey))
+      .map((e) => e._tag === "Command" ? text(e.command) : "")
+    expect(applied).toEqual(["w1", "w2", "w3", "w4", "w5"])
     expect(last).toBeGreaterThan(0)
   })
 })

@@ -31,8 +31,11 @@ export interface TestCluster {
   readonly crash: (id: string) => Effect.Effect<void>
   readonly restart: (id: string) => Effect.Effect<void, unknown>
   readonly leader: Effect.Effect<TestNode | undefined>
-  /** Starts a new node on an empty disk with its own bootstrap (a joiner: no voters, itself a learner). */
-  readonly join: (id: string, bootstrap: ClusterConfig) => Effect.Effect<TestNode, unknown>
+  /**
+   * Starts a new node on an empty disk with its own bootstrap (a joiner: no voters, itself a
+   * learner), joining through `joinVia` (default: the founding nodes).
+   */
+  readonly join: (id: string, bootstrap: ClusterConfig, joinVia?: ReadonlyArray<string>) => Effect.Effect<TestNode, unknown>
 }
 
 export const startCluster = (options: {
@@ -43,6 +46,8 @@ export const startCluster = (options: {
   readonly maxPayloadBytes?: number
   /** Per-node client identity (default `Auto`). */
   readonly identities?: Readonly<Record<string, ClientIdentity>>
+  /** Per-node disks to start from (default: empty ones), e.g. prefilled through the storage API. */
+  readonly disks?: Readonly<Record<string, InMemoryRaftStorage.Disk>>
 }) =>
   Effect.gen(function*() {
     const loom = yield* InMemoryLoom.make({
@@ -54,6 +59,7 @@ export const startCluster = (options: {
     const nodes: Array<TestNode> = []
     let incarnation = 0
     const bootstraps = new Map<string, ClusterConfig>()
+    const joinVias = new Map<string, ReadonlyArray<string>>()
     const seedIndex = (id: string) => {
       const i = options.ids.indexOf(id)
       return i >= 0 ? i : options.ids.length + [...bootstraps.keys()].indexOf(id)
@@ -70,6 +76,7 @@ export const startCluster = (options: {
           transport: SeamRaftTransport.fromSeam(seam),
           storage,
           config: options.config ?? FAST,
+          ...(joinVias.has(id) ? { joinVia: joinVias.get(id)! } : {}),
           ...(options.identities?.[id] !== undefined ? { identity: options.identities[id] } : {})
         }).pipe(
           Scope.extend(scope),
@@ -78,7 +85,7 @@ export const startCluster = (options: {
         return { node, scope }
       })
     for (const id of options.ids) {
-      const disk = InMemoryRaftStorage.Disk.make()
+      const disk = options.disks?.[id] ?? InMemoryRaftStorage.Disk.make()
       const { node, scope } = yield* boot(id, disk, true)
       nodes.push({ id, node, scope, disk, up: true })
     }
@@ -105,9 +112,10 @@ export const startCluster = (options: {
         for (const n of nodes) if (n.up && (yield* n.node.role.get) === "Leader") return n
         return undefined
       }),
-      join: (id, bootstrap) =>
+      join: (id, bootstrap, joinVia) =>
         Effect.gen(function*() {
           bootstraps.set(id, bootstrap)
+          joinVias.set(id, joinVia ?? options.ids)
           const disk = InMemoryRaftStorage.Disk.make()
           const { node, scope } = yield* boot(id, disk, false)
           const n: TestNode = { id, node, scope, disk, up: true }

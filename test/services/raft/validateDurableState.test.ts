@@ -52,7 +52,8 @@ describe("validateDurableState", () => {
 
   it("refuses an empty or over-long votedFor", () => {
     expectCorrupt(state({ hardState: { term: 1, votedFor: "" as NodeId } }), /votedFor is empty/)
-    expectCorrupt(state({ hardState: { term: 1, votedFor: "v".repeat(256) as NodeId } }), /votedFor is 256 chars long/)
+    expectCorrupt(state({ hardState: { term: 1, votedFor: "v".repeat(256) as NodeId } }), /votedFor is 256 UTF-8 bytes long/)
+    expectCorrupt(state({ hardState: { term: 1, votedFor: "€".repeat(86) as NodeId } }), /votedFor is 258 UTF-8 bytes long/)
   })
 
   it("refuses a leader record above the hard-state term, or with a bad term or id", () => {

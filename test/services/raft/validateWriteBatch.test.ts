@@ -76,11 +76,12 @@ describe("write-batch validation (through InMemoryRaftStorage)", () => {
       yield* s.write(hs(5, "b"))
     }))
 
-  it.effect("ids must be non-empty and at most 255 characters", () =>
+  it.effect("ids must be non-empty and at most 255 UTF-8 bytes", () =>
     Effect.gen(function*() {
       const { refuse } = yield* storageWith(hs(1))
       yield* refuse({ hardState: { term: 2, votedFor: "" as NodeId } }, /votedFor is empty/)
-      yield* refuse({ leaderForTerm: { term: 1, leaderId: "x".repeat(256) as NodeId } }, /256 chars/)
+      yield* refuse({ leaderForTerm: { term: 1, leaderId: "x".repeat(256) as NodeId } }, /256 UTF-8 bytes/)
+      yield* refuse({ leaderForTerm: { term: 1, leaderId: "€".repeat(86) as NodeId } }, /258 UTF-8 bytes/)
       const bad = { ...cmd(1, 1), dedupKey: { clientId: "" as never, requestId: 1 } }
       yield* refuse({ append: [bad] }, /client id is empty/)
     }))

@@ -33,6 +33,7 @@ export const sweep = (slice: number) =>
         checked += r.operations.invoked
         note(r.stats)
         note(r.operator)
+        note(r.adversary)
         // Let the test worker answer the runner between seeds (a long synchronous loop starves it).
         await new Promise<void>((resolve) => setImmediate(resolve))
       }
@@ -42,7 +43,8 @@ export const sweep = (slice: number) =>
       expect(checked).toBe(SEEDS_PER_SLICE * OPERATIONS)
       // …and every feature the simulator drives must actually have been exercised: snapshots
       // published and installed, reads answered off the log on each role, membership changes,
-      // transfers and disk-loss replacements that completed.
+      // transfers and disk-loss replacements that completed, and adversaries — strangers and
+      // removed members — whose forged frames the membership gate refused.
       for (const what of [
         "snapshots",
         "installs",
@@ -51,7 +53,15 @@ export const sweep = (slice: number) =>
         "readsLearner",
         "membership:Changed",
         "transfer:Transferred",
-        "replaced"
+        "replaced",
+        "sent:AppendEntries",
+        "sent:InstallSnapshot",
+        "sent:RequestVote",
+        "sent:Forward",
+        "sent:Replay",
+        "sent:Garbage",
+        "sent:asRemovedMember",
+        "refused:NotAMember"
       ]) {
         expect(seen.get(what) ?? 0, what).toBeGreaterThan(0)
       }
