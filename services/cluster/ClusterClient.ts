@@ -28,6 +28,18 @@ export interface ClusterClientStatus {
   readonly lastError: string | undefined
 }
 
+/**
+ * Frames a client dropped: from someone other than its server (`droppedForeign`: another client of
+ * the room), not for it or not from a voter (`droppedNotVoter`), undecodable (`droppedMalformed`),
+ * sends while no server was attached (`droppedUnattached`).
+ */
+export interface ClusterClientCounters {
+  readonly droppedForeign: number
+  readonly droppedNotVoter: number
+  readonly droppedMalformed: number
+  readonly droppedUnattached: number
+}
+
 /** Options of one proposal. */
 export interface ClusterProposeOptions {
   /**
@@ -55,6 +67,8 @@ export interface ClusterClientShape {
   /** Always `Learner` once admitted. */
   readonly role: Subscribable.Subscribable<RaftRole>
   readonly status: Subscribable.Subscribable<ClusterClientStatus>
+  /** Live counters of dropped frames (updated in place). */
+  readonly counters: ClusterClientCounters
   /**
    * Proposes `command` and waits until it commits. One proposal at a time per client (calls queue
    * in order), each attempt re-sent with the same request id after a tear, a leader change or an

@@ -18,12 +18,14 @@ import type { MeshLinkStatus } from "./VoterMesh.js"
 /**
  * Frames a server refused or dropped, by cause. The first-hop check refuses what a client may not
  * send: frames naming another origin than the client (`refusedOrigin`: speaking as a voter or as
- * another client), for a destination that is not a voter (`refusedDest`), of a server's type or
+ * another client), for a destination that is not a voter (`refusedDest`), carrying a Raft message only a voter sends
+ * (`refusedKind`: votes, leader frames), of a server's type or
  * undecodable (`refusedMalformed`); `refusedMesh` counts voter-link frames that broke the one-hop rules.
  */
 export interface ClusterFrameCounters {
   readonly refusedOrigin: number
   readonly refusedDest: number
+  readonly refusedKind: number
   readonly refusedMalformed: number
   readonly refusedMesh: number
   readonly relayedUp: number

@@ -74,8 +74,9 @@ export const make = (options: AdmissionOptions): Admission => {
   const voterSet = new Set<string>(options.voters)
   const labels = [MetricLabel.make("server", entry)]
   const told = new Map<string, { readonly admitted: boolean; readonly at: number }>()
-  const pending = new Set<string>()
-  let lastRequest = -Infinity
+  /** Local clients waiting for admission → when they were last asked for. */
+  const pending = new Map<string, number>()
+  let now = 0
   const wasReachable = new Set<string>()
   /** Leader side: client → the server that asked for it. */
   const requests = new Map<string, NodeId>()
@@ -85,6 +86,7 @@ export const make = (options: AdmissionOptions): Admission => {
   const entryNode = options.nodes.get(entry)!
 
   const tellRefused = (client: string, limit: number, now: number) => {
+    pending.delete(client)
     if (router.toClient(client, { _tag: "Admission", admitted: false, limit })) told.set(client, { admitted: false, at: now })
   }
 
@@ -100,17 +102,15 @@ export const make = (options: AdmissionOptions): Admission => {
       case "Admit":
         for (const c of m.clients) if (!voterSet.has(c)) requests.set(c, from)
         return
-      case "Refuse": {
-        const now = Date.now()
+      case "Refuse":
         for (const c of m.clients) if (a.local.has(c)) tellRefused(c, m.limit, now)
         return
-      }
     }
   }
 
   /** This server's side: attachments, announcements, telling clients, asking the leader. */
   const reconcile = Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
+    now = yield* Clock.currentTimeMillis
     const connected = yield* options.connected
     const local = router.attachments.local
     const added: Array<string> = []
@@ -150,16 +150,18 @@ export const make = (options: AdmissionOptions): Admission => {
         if (t === undefined || !t.admitted) {
           if (router.toClient(c, { _tag: "Admission", admitted: true, limit: options.maxLearners })) told.set(c, { admitted: true, at: now })
         }
-      } else if (t === undefined || t.admitted || now - t.at >= REFUSED_RETRY_MS) {
-        pending.add(c)
+      } else if (!pending.has(c) && (t === undefined || t.admitted || now - t.at >= REFUSED_RETRY_MS)) {
+        pending.set(c, -Infinity)
       }
     }
-    if (pending.size === 0 || now - lastRequest < REQUEST_EVERY_MS) return
+    // New clients are asked for at once; those still waiting, again every REQUEST_EVERY_MS.
+    const ask = [...pending].filter(([, at]) => now - at >= REQUEST_EVERY_MS).map(([c]) => c)
+    if (ask.length === 0) return
     const leader = Option.getOrUndefined(yield* entryNode.leader.get)
     if (leader === undefined) return
-    lastRequest = now
-    if (options.nodes.has(leader)) for (const c of pending) requests.set(c, entry)
-    else router.toServer(leader, { _tag: "Admit", clients: [...pending] })
+    for (const c of ask) pending.set(c, now)
+    if (options.nodes.has(leader)) for (const c of ask) requests.set(c, entry)
+    else router.toServer(leader, { _tag: "Admit", clients: ask })
   })
 
   /** The leader's side: one membership change per tick for admissions and removals. */
@@ -176,7 +178,7 @@ export const make = (options: AdmissionOptions): Admission => {
       leading = node.id
       absentSince.clear()
     }
-    const now = yield* Clock.currentTimeMillis
+    const at = yield* Clock.currentTimeMillis
     const m = yield* node.membership.get
     const wanted = [...requests].filter(([c]) => !m.isMember(c as NodeId))
     requests.clear()
@@ -186,7 +188,7 @@ export const make = (options: AdmissionOptions): Admission => {
     for (const [c, by] of wanted.slice(room)) refusedBy.set(by, [...(refusedBy.get(by) ?? []), c])
     for (const [by, clients] of refusedBy) {
       yield* Metric.incrementBy(admissionsRefused.pipe(Metric.taggedWithLabels(labels)), clients.length)
-      if (by === entry) for (const c of clients) tellRefused(c, options.maxLearners, now)
+      if (by === entry) for (const c of clients) tellRefused(c, options.maxLearners, at)
       else router.toServer(by, { _tag: "Refuse", clients, limit: options.maxLearners })
     }
     const grace = Duration.toMillis(options.learnerGrace)
@@ -196,9 +198,9 @@ export const make = (options: AdmissionOptions): Admission => {
         absentSince.delete(l)
         continue
       }
-      const since = absentSince.get(l) ?? now
+      const since = absentSince.get(l) ?? at
       absentSince.set(l, since)
-      if (now - since >= grace) drop.push(l)
+      if (at - since >= grace) drop.push(l)
     }
     for (const l of absentSince.keys()) if (!m.learners.has(l as NodeId)) absentSince.delete(l)
     if (admit.length === 0 && drop.length === 0) return

@@ -15,7 +15,7 @@
 import type { Socket } from "@effect/platform"
 import { Clock, Context, Deferred, Duration, Effect, Exit, ExecutionStrategy, Layer, Random, Scope, Stream } from "effect"
 import type { ClientIdentity } from "../../services/raft/ClientId.js"
-import type { ClusterClientShape, ClusterClientStatus, ClusterProposeOptions } from "../../services/cluster/ClusterClient.js"
+import type { ClusterClientCounters, ClusterClientShape, ClusterClientStatus, ClusterProposeOptions } from "../../services/cluster/ClusterClient.js"
 import { AdmissionRefused, ClientClosed, ClusterUnreachable } from "../../services/cluster/ClusterErrors.js"
 import type { InvalidEndpoints } from "../../services/cluster/ClusterErrors.js"
 import { ClusterConfig } from "../../services/raft/ClusterConfig.js"
@@ -162,7 +162,10 @@ export const clusterClient = (
     const node = yield* onFail(Effect.gen(function*() {
       const storage = yield* makeStorage()
       return yield* makeNode({
+        // A joiner: it trusts leader frames only from the voters its server named, until the
+        // membership it replicates names them itself.
         cluster: ClusterConfig.of([], [id]),
+        joinVia: voters,
         transport: learner.transport,
         storage,
         ...(options.identity === undefined ? {} : { identity: options.identity }),
@@ -176,6 +179,7 @@ export const clusterClient = (
     const start = options.identity?._tag === "Durable" ? (yield* Clock.currentTimeMillis) * 1000 : 0
     const client = wrap(node, {
       status,
+      counters: learner.counters,
       ready: Stream.runDrain(Stream.takeUntil(
         Stream.mapEffect(status.changes, (s): Effect.Effect<boolean, AdmissionRefused | ClientClosed> =>
           s.admission === "Refused"
@@ -199,6 +203,7 @@ export const clusterClient = (
 
 interface WrapOptions {
   readonly status: Cell<Status>
+  readonly counters: ClusterClientCounters
   /** Waits until a proposal may be sent, or fails with why it never can. */
   readonly ready: Effect.Effect<void, AdmissionRefused | ClientClosed>
   readonly onAttemptTimeout: () => void
@@ -217,6 +222,7 @@ const wrap = (node: RaftNodeShape, o: WrapOptions): ClusterClientShape => {
     committed: node.committedFrom(1),
     role: node.role,
     status: o.status,
+    counters: o.counters,
     propose: (command, options: ClusterProposeOptions = {}) =>
       lock.withPermits(1)(Effect.suspend(() => {
         if (closed) return Effect.fail(new ClientClosed({ reason: "closed" }))
@@ -249,6 +255,7 @@ export const clusterClientWithNode = (
   const status = new Cell<Status>({ link: "Attached", endpoint: undefined, server: undefined, admission: "Admitted", failovers: 0, lastError: undefined })
   return wrap(node, {
     status,
+    counters: { droppedForeign: 0, droppedNotVoter: 0, droppedMalformed: 0, droppedUnattached: 0 },
     ready: Effect.void,
     onAttemptTimeout: () => {},
     firstRequestId: options.firstRequestId ?? 0,

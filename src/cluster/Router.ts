@@ -34,6 +34,7 @@ import { Attachments } from "./Attachments.js"
 import type { ClientMessage, MeshMessage } from "./ClusterWire.js"
 import { ClientCodec, ClusterType, decodeClient, decodeMesh, encodeEnvelope, encodePeer, ENVELOPE_OVERHEAD_BYTES, IdBytes, MeshCodec } from "./ClusterWire.js"
 import { FrameQueue } from "./FrameQueue.js"
+import { WIRE_VERSION } from "../codec/Frame.js"
 
 /** Frames a server's router refused or dropped, by cause (updated in place). */
 export interface RouterCounters {
@@ -41,6 +42,8 @@ export interface RouterCounters {
   refusedOrigin: number
   /** Client frames for a destination that is not a voter. */
   refusedDest: number
+  /** Client frames carrying a Raft message only a voter sends (votes, leader frames, TimeoutNow). */
+  refusedKind: number
   /** Client frames of a type only a server may send, or that do not decode. */
   refusedMalformed: number
   /** Voter-link frames that broke the one-hop rules or did not decode. */
@@ -93,6 +96,15 @@ export interface Router {
   readonly remote: ReadonlyArray<NodeId>
 }
 
+/**
+ * The Raft messages a learner sends (type bytes of `src/codec/raft/RaftCodec.ts`): replication
+ * answers (`AppendEntriesResponse`, `InstallSnapshotResponse`), its own requests (`Forward`,
+ * `ReadIndexRequest`) and vouching (`VouchRequest`, `Vouch`). A client is a member of the
+ * configuration, so the voters' membership gate would take its votes and leader frames; it never
+ * needs to send them, so the first hop refuses them and a client cannot disturb elections.
+ */
+export const LEARNER_MESSAGES: ReadonlySet<number> = new Set([6, 8, 10, 12, 14, 15])
+
 const fastOf = (seam: SeamShape): SeamFastPath | undefined =>
   (seam as Partial<Record<typeof SEAM_FAST_PATH, SeamFastPath>>)[SEAM_FAST_PATH]
 
@@ -104,7 +116,7 @@ export const make = (options: RouterOptions): Effect.Effect<Router, never, Scope
     const ownedSet = new Set<string>(options.owned)
     const remote = options.voters.filter((v) => !ownedSet.has(v))
     const counters: RouterCounters = {
-      refusedOrigin: 0, refusedDest: 0, refusedMalformed: 0, refusedMesh: 0, relayedUp: 0, relayedDown: 0,
+      refusedOrigin: 0, refusedDest: 0, refusedKind: 0, refusedMalformed: 0, refusedMesh: 0, relayedUp: 0, relayedDown: 0,
       fannedOut: 0, droppedUnreachable: 0, droppedSendFailed: 0
     }
     const attachments = new Attachments()
@@ -244,6 +256,10 @@ export const make = (options: RouterOptions): Effect.Effect<Router, never, Scope
       }
       if (!voterSet.has(m.dest)) {
         counters.refusedDest++
+        return undefined
+      }
+      if (m.payload.length < 2 || m.payload[0] !== WIRE_VERSION || !LEARNER_MESSAGES.has(m.payload[1]!)) {
+        counters.refusedKind++
         return undefined
       }
       const q = queues.get(m.dest)

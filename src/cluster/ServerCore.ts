@@ -147,7 +147,7 @@ export const make = (options: ServerCoreOptions): Effect.Effect<ServerClusterSha
       learnersGauge.unsafeUpdate(h.learners, labels)
       clientsGauge.unsafeUpdate(h.clients.attached, labels)
       linksUpGauge.unsafeUpdate(h.links.filter((l) => l.state === "Up").length, labels)
-      for (const reason of ["refusedOrigin", "refusedDest", "refusedMalformed", "refusedMesh"] as const) {
+      for (const reason of ["refusedOrigin", "refusedDest", "refusedKind", "refusedMalformed", "refusedMesh"] as const) {
         const now = h.frames[reason]
         const before = last[reason] ?? 0
         if (now > before) framesRefused.unsafeUpdate(now - before, [...labels, MetricLabel.make("reason", reason)])
