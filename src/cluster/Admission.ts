@@ -129,6 +129,8 @@ export const make = (options: AdmissionOptions): Admission => {
       told.delete(c)
       pending.delete(c)
     }
+    // Clients heard through this server (`Router`) count as here only while connected.
+    router.attachments.retain(entry, connected)
     for (const v of router.remote) {
       const up = router.reachable(v)
       if (up && !wasReachable.has(v)) {

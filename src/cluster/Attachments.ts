@@ -31,6 +31,11 @@ export class Attachments {
     this.attach(server, clients)
   }
 
+  /** Drops the entries at `server` for clients not in `keep` (this server's own, after they left). */
+  retain(server: string, keep: ReadonlySet<string>): void {
+    for (const [c, s] of this.remote) if (s === server && !keep.has(c)) this.remote.delete(c)
+  }
+
   /** A frame of `client` came relayed by `server`: it is there now. */
   seen(client: string, server: string): void {
     if (this.remote.get(client) !== server) this.remote.set(client, server)

@@ -134,14 +134,16 @@ export const clusterClient = (
         update({ link: "Attached", server: room.serverPeerId })
         const rotated = yield* Deferred.make<void>()
         rotate = () => Deferred.unsafeDone(rotated, Exit.void)
+        // The seam reports a drop first (`Weaving`), the link status right after.
         yield* Stream.runDrain(Stream.takeUntil(room.status.changes, (s) => s._tag !== "Connected")).pipe(
+          Effect.raceFirst(Stream.runDrain(Stream.takeUntil(room.seam.state.changes, (s) => s._tag !== "Woven"))),
           Effect.raceFirst(Deferred.await(rotated))
         )
         rotate = undefined
         yield* learner.detach
-        const admission = status.value.admission === "Admitted" ? "Admitted" : status.value.admission
-        update({ link: "Connecting", server: undefined, admission, lastError: `link to ${room.serverPeerId} ended` })
-        yield* Scope.close(linkScope, Exit.void)
+        update({ link: "Connecting", server: undefined, lastError: `link to ${room.serverPeerId} ended` })
+        // Closed beside the next join: saying Bye to (or giving up on) a dead server must not delay it.
+        yield* Effect.forkIn(Scope.close(linkScope, Exit.void), scope)
         i = next(endpoints, i)
       }
     })

@@ -1,7 +1,8 @@
 /**
  * A client's Raft transport: one stable transport for the client's whole life, whose link to the
- * cluster (its entry server's client room) is swapped on every failover (`ManagedSeam`), so the
- * client's node keeps its id, its log and its dedup identity across servers.
+ * cluster (its entry server's client room) is swapped on every failover, so the client's node keeps
+ * its id, its log and its dedup identity across servers. The link is drained synchronously
+ * (`SeamTap`); a swap stops listening to the old link before the new one is heard.
  *
  * Up, every frame goes to the entry server as `Raft { origin: self, dest: voter }`. Down, a frame is
  * accepted only from the entry server (not from another client of the room, which the relay would
@@ -10,8 +11,7 @@
  * so a proposal forwarded to the leader fails at once (`LeadershipLost`) and is retried after the
  * failover instead of waiting for an answer that cannot come.
  */
-import { Effect, Either, Option, Stream } from "effect"
-import type { Scope } from "effect"
+import { Effect, Either, Fiber, Option, Scope, Stream } from "effect"
 import type { NodeId } from "../../services/raft/NodeId.js"
 import type { RaftTransportShape } from "../../services/raft/RaftTransport.js"
 import { RAFT_TRANSPORT_FAST_PATH } from "../../services/raft/TransportFastPath.js"
@@ -19,8 +19,9 @@ import type { RaftTransportFastPath } from "../../services/raft/TransportFastPat
 import type { PeerId } from "../../services/seam/PeerId.js"
 import type { SeamShape } from "../../services/seam/Seam.js"
 import { Cell } from "../internal/Cell.js"
-import { ManagedSeam } from "../seam/ManagedSeam.js"
-import { pumpFrames } from "../seam/pump.js"
+import { SEAM_FAST_PATH } from "../seam/Inbox.js"
+import type { SeamFastPath } from "../seam/Inbox.js"
+import { SeamTap } from "../../layers/seam/mesh/SeamTap.js"
 import type { ClientMessage } from "./ClusterWire.js"
 import { ClusterType, decodeClient, encodeEnvelope, ENVELOPE_OVERHEAD_BYTES, IdBytes } from "./ClusterWire.js"
 import { FrameQueue } from "./FrameQueue.js"
@@ -57,72 +58,67 @@ export const make = (
   onServerFrame: (server: string, message: Extract<ClientMessage, { readonly _tag: "Attached" | "Admission" }>) => void
 ): Effect.Effect<LearnerTransport, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const managed = yield* ManagedSeam.make(self as string as PeerId)
+    const scope = yield* Effect.scope
     const queue = new FrameQueue(4096)
+    yield* Effect.addFinalizer(() => Effect.sync(() => queue.close()))
     const ids = new IdBytes()
     const selfBytes = ids.of(self)
     const counters: LearnerCounters = { droppedForeign: 0, droppedNotVoter: 0, droppedMalformed: 0, droppedUnattached: 0 }
     const voters = new Cell<ReadonlySet<NodeId>>(new Set())
     const peers = new Cell<ReadonlySet<NodeId>>(new Set([self]))
-    let server: string | undefined
-    let linkUp = false
+    /** The current link: the entry server's id, its seam, and how to stop listening to it. */
+    let link: { readonly server: string; readonly seam: SeamShape; readonly fast: SeamFastPath | undefined; up: boolean } | undefined
+    let stopLink: Effect.Effect<void> = Effect.void
     const republish = () => {
       const next = new Set<NodeId>([self])
-      if (server !== undefined && linkUp) for (const v of voters.value) next.add(v)
+      if (link !== undefined && link.up) for (const v of voters.value) next.add(v)
       const same = next.size === peers.value.size && [...next].every((p) => peers.value.has(p))
       if (!same) peers.set(next)
     }
-    yield* queueCloses(queue)
 
-    const onFrame = (sender: string, bytes: Uint8Array): void => {
-      if (sender !== server) {
+    const onFrame = (server: string) => (sender: PeerId, bytes: Uint8Array): undefined => {
+      if (sender !== server || link?.server !== server) {
         counters.droppedForeign++
-        return
+        return undefined
       }
       const decoded = decodeClient(bytes)
       if (Either.isLeft(decoded)) {
         counters.droppedMalformed++
-        return
+        return undefined
       }
       const m = decoded.right
       switch (m._tag) {
         case "Raft":
           if (m.dest !== self || !voters.value.has(m.origin as NodeId)) {
             counters.droppedNotVoter++
-            return
+            return undefined
           }
           queue.offer(m.origin as NodeId, m.payload)
-          return
+          return undefined
         case "Attached":
           if (m.server !== sender) {
             counters.droppedMalformed++
-            return
+            return undefined
           }
           if (voters.value.size === 0) voters.set(new Set(m.voters as ReadonlyArray<NodeId>))
           republish()
           onServerFrame(sender, m)
-          return
+          return undefined
         case "Admission":
           onServerFrame(sender, m)
-          return
+          return undefined
       }
     }
-    yield* Effect.forkScoped(pumpFrames(managed.incoming, (f) => void onFrame(f.sender, f.payload)))
-    yield* Effect.forkScoped(Stream.runForEach(managed.peers.changes, (ps) => Effect.sync(() => {
-      linkUp = server !== undefined && ps.has(server as PeerId)
-      republish()
-    })))
 
     const trySend = (peer: NodeId, bytes: Uint8Array): Effect.Effect<void> | undefined => {
-      const to = server
-      if (to === undefined || !linkUp || !voters.value.has(peer)) {
+      const l = link
+      if (l === undefined || !l.up || !voters.value.has(peer)) {
         counters.droppedUnattached++
         return undefined
       }
-      return Effect.catchAll(
-        managed.sendTo(to as PeerId, encodeEnvelope(ClusterType.Raft, selfBytes, ids.of(peer), bytes)),
-        () => Effect.sync(() => void counters.droppedUnattached++)
-      )
+      const frame = encodeEnvelope(ClusterType.Raft, selfBytes, ids.of(peer), bytes)
+      const rest = l.fast === undefined ? l.seam.sendTo(l.server as PeerId, frame) : l.fast.trySend(l.server as PeerId, frame)
+      return rest === undefined ? undefined : Effect.catchAll(rest, () => Effect.sync(() => void counters.droppedUnattached++))
     }
     const fast: RaftTransportFastPath = { trySend, collect: (wake) => queue.tap(wake) }
     const transport: RaftTransportShape = {
@@ -131,29 +127,33 @@ export const make = (
       incoming: queue.stream,
       sendTo: (peer, bytes) => Effect.suspend(() => trySend(peer, bytes) ?? Effect.void),
       get maxPayloadBytes() {
-        return Option.map(managed.maxPayloadBytes, (b) => b - ENVELOPE_OVERHEAD_BYTES)
+        return link === undefined ? Option.none() : Option.map(link.seam.maxPayloadBytes, (b) => b - ENVELOPE_OVERHEAD_BYTES)
       }
     }
-    return {
-      transport: Object.assign(transport, { [RAFT_TRANSPORT_FAST_PATH]: fast }),
-      attach: (seam, to) =>
-        Effect.suspend(() => {
-          server = to
-          linkUp = false
-          return Effect.zipRight(managed.swap(seam).pipe(Effect.orDie), Effect.flatMap(managed.peers.get, (ps) => Effect.sync(() => {
-            linkUp = ps.has(to as PeerId)
-            republish()
-          })))
-        }),
-      detach: Effect.sync(() => {
-        server = undefined
-        linkUp = false
-        republish()
-      }),
-      voters,
-      counters
-    }
-  })
 
-/** Closes `queue` with the scope (its stream completes; the node sees its transport end). */
-const queueCloses = (queue: FrameQueue) => Effect.addFinalizer(() => Effect.sync(() => queue.close()))
+    const detach = Effect.suspend(() => {
+      const stop = stopLink
+      stopLink = Effect.void
+      link = undefined
+      republish()
+      return stop
+    })
+    const attach = (seam: SeamShape, server: string): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        yield* detach
+        const l = { server, seam, fast: (seam as Partial<Record<typeof SEAM_FAST_PATH, SeamFastPath>>)[SEAM_FAST_PATH], up: false }
+        link = l
+        const drain = yield* SeamTap.tap(seam, onFrame(server)).pipe(Scope.extend(scope))
+        const follow = (ps: ReadonlySet<PeerId>, woven: boolean) => {
+          l.up = woven && ps.has(server as PeerId)
+          if (link === l) republish()
+        }
+        const follower = yield* Effect.forkIn(
+          Stream.runForEach(Stream.zipLatest(seam.peers.changes, seam.state.changes), ([ps, st]) => Effect.sync(() => follow(ps, st._tag === "Woven"))),
+          scope
+        )
+        follow(yield* seam.peers.get, (yield* seam.state.get)._tag === "Woven")
+        stopLink = Effect.zipRight(drain.stop, Fiber.interrupt(follower))
+      })
+    return { transport: Object.assign(transport, { [RAFT_TRANSPORT_FAST_PATH]: fast }), attach, detach, voters, counters }
+  })

@@ -17,8 +17,7 @@
  * retransmits); the relay bounds what it buffers per connection; a frame for a link that is down is
  * dropped and counted, never held.
  */
-import { Effect, Either, Fiber, Option, Stream, Subscribable } from "effect"
-import type { Scope } from "effect"
+import { Effect, Either, Fiber, Option, Runtime, Scope, Stream, Subscribable } from "effect"
 import type { NodeId } from "../../services/raft/NodeId.js"
 import type { RaftTransportShape } from "../../services/raft/RaftTransport.js"
 import { RAFT_TRANSPORT_FAST_PATH } from "../../services/raft/TransportFastPath.js"
@@ -29,7 +28,7 @@ import type { SendError } from "../../services/seam/SeamErrors.js"
 import { SEAM_FAST_PATH } from "../seam/Inbox.js"
 import type { SeamFastPath } from "../seam/Inbox.js"
 import type { Delivery } from "../seam/pump.js"
-import { pumpFrames } from "../seam/pump.js"
+import { SeamTap } from "../../layers/seam/mesh/SeamTap.js"
 import { Attachments } from "./Attachments.js"
 import type { ClientMessage, MeshMessage } from "./ClusterWire.js"
 import { ClientCodec, ClusterType, decodeClient, decodeMesh, encodeEnvelope, encodePeer, ENVELOPE_OVERHEAD_BYTES, IdBytes, MeshCodec } from "./ClusterWire.js"
@@ -127,7 +126,7 @@ export const make = (options: RouterOptions): Effect.Effect<Router, never, Scope
     let room: SeamShape | undefined
     let roomFast: SeamFastPath | undefined
     let roomPeers: ReadonlySet<string> = new Set()
-    let roomFibers: Array<Fiber.RuntimeFiber<void>> = []
+    let roomStop: Effect.Effect<void> = Effect.void
 
     const absorb = (e: SendError): void => {
       if (e._tag === "PeerNotConnected") counters.droppedUnreachable++
@@ -146,9 +145,15 @@ export const make = (options: RouterOptions): Effect.Effect<Router, never, Scope
     const meshPeers = new Map<string, ReadonlySet<string>>()
     const reachable = (voter: string): boolean => ownedSet.has(voter) || (meshPeers.get(options.entry)?.has(voter) ?? false)
 
-    /** A client is held here when connected to the room, or in it and not known elsewhere. */
-    const isLocal = (client: string): boolean =>
-      room !== undefined && (attachments.local.has(client) || (roomPeers.has(client) && attachments.where(client, options.entry) === undefined))
+    /**
+     * A client is held here when it is in the room and connected (admission's view), heard from
+     * here last, or not known anywhere else.
+     */
+    const isLocal = (client: string): boolean => {
+      if (room === undefined || !roomPeers.has(client)) return false
+      const at = attachments.where(client, options.entry)
+      return at === undefined || at === options.entry
+    }
 
     const both = (a: Delivery, b: Delivery): Delivery => (a === undefined ? b : b === undefined ? a : Effect.zipRight(a, b))
 
@@ -262,6 +267,8 @@ export const make = (options: RouterOptions): Effect.Effect<Router, never, Scope
         counters.refusedKind++
         return undefined
       }
+      // Its answers come back here: it speaks through this server now.
+      attachments.seen(sender, options.entry)
       const q = queues.get(m.dest)
       if (q !== undefined) {
         q.offer(sender as NodeId, m.payload)
@@ -277,32 +284,33 @@ export const make = (options: RouterOptions): Effect.Effect<Router, never, Scope
 
     for (const [voter, seam] of options.meshSeams) {
       meshPeers.set(voter, yield* seam.peers.get)
-      yield* Effect.forkIn(pumpFrames(seam.incoming, (f) => onMesh(voter, f.sender, f.payload)), scope)
+      yield* SeamTap.tap(seam, (sender, payload) => onMesh(voter, sender, payload))
       yield* Effect.forkIn(Stream.runForEach(seam.peers.changes, (ps) => Effect.sync(() => void meshPeers.set(voter, ps))), scope)
     }
 
     const setClientRoom = (seam: SeamShape): Effect.Effect<void> =>
       Effect.gen(function*() {
-        yield* Fiber.interruptAll(roomFibers)
+        yield* roomStop
         room = seam
         roomFast = fastOf(seam)
         roomPeers = yield* seam.peers.get
-        const pump = yield* Effect.forkIn(pumpFrames(seam.incoming, (f) => onClient(f.sender, f.payload)), scope)
+        const drain = yield* SeamTap.tap(seam, onClient).pipe(Scope.extend(scope))
         const follow = yield* Effect.forkIn(Stream.runForEach(seam.peers.changes, (ps) => Effect.sync(() => void (roomPeers = ps))), scope)
-        roomFibers = [pump, follow]
+        roomStop = Effect.zipRight(drain.stop, Fiber.interrupt(follow))
       })
 
+    const runtime = yield* Effect.runtime<never>()
     const toClient = (client: string, message: ClientMessage): boolean => {
       if (room === undefined || !roomPeers.has(client)) return false
       const rest = send(room, roomFast, client, ClientCodec.encode(message))
-      if (rest !== undefined) Effect.runFork(rest)
+      if (rest !== undefined) Runtime.runFork(runtime)(rest)
       return true
     }
 
     const toServer = (voter: NodeId, message: MeshControl): boolean => {
       if (ownedSet.has(voter) || !reachable(voter)) return false
       const rest = toMesh(options.entry, voter, MeshCodec.encode(message))
-      if (rest !== undefined) Effect.runFork(rest)
+      if (rest !== undefined) Runtime.runFork(runtime)(rest)
       return true
     }
 

@@ -14,11 +14,13 @@
  *   voter is woven), `Torn` once closed. A backing's tear is recoverable here, never terminal.
  * - `incoming`: frames from the voters, each accepted only from the backing that voter is routed
  *   through (a frame from anyone else, e.g. another dialer sharing a relay room, is dropped and
- *   counted).
+ *   counted). Backings are drained synchronously (`SeamTap`); the inbox keeps up to 4096 frames per
+ *   voter and then drops the oldest (counted): Raft retransmits, and a stalled reader never
+ *   stalls the links.
  * - `sendTo`: through the voter's backing; a voter without a live backing is `PeerNotConnected`.
  */
-import { Effect, Fiber, Option, Stream } from "effect"
-import type { Scope, Subscribable } from "effect"
+import { Effect, Fiber, Option, Scope, Stream } from "effect"
+import type { Subscribable } from "effect"
 import { DeliveryPolicy } from "../../../services/seam/DeliveryPolicy.js"
 import type { PeerId } from "../../../services/seam/PeerId.js"
 import type { SeamShape } from "../../../services/seam/Seam.js"
@@ -29,8 +31,9 @@ import { Cell } from "../../../src/internal/Cell.js"
 import { samePeerSet } from "../../../src/seam/ChannelView.js"
 import { Inbox, SEAM_FAST_PATH } from "../../../src/seam/Inbox.js"
 import type { SeamFastPath } from "../../../src/seam/Inbox.js"
-import { makeOfferCounters, offerFrame, pumpFrames } from "../../../src/seam/pump.js"
+import { makeOfferCounters } from "../../../src/seam/pump.js"
 import type { OfferCounters } from "../../../src/seam/pump.js"
+import { SeamTap } from "./SeamTap.js"
 
 /** Counters of a mesh seam. */
 export interface MeshSeamStats extends OfferCounters {
@@ -44,7 +47,8 @@ export interface MeshSeamStats extends OfferCounters {
 
 interface Backing {
   readonly seam: SeamShape
-  fibers: ReadonlyArray<Fiber.RuntimeFiber<void>>
+  /** Stops its drain and its follower. */
+  stop: Effect.Effect<void>
   readonly fast: SeamFastPath | undefined
   /** Its latest peers and state, as followed. */
   peers: ReadonlySet<PeerId>
@@ -79,7 +83,7 @@ export const make = (
     const others = voters.filter((v) => v !== selfId)
     const keyOf = new Map<PeerId, string>(others.map((p) => [p, route(p)]))
     const backings = new Map<string, Backing>()
-    const inbox = new Inbox(selfId, DeliveryPolicy.reliable())
+    const inbox = new Inbox(selfId, DeliveryPolicy.lossy(4096))
     const stats: MeshSeamStats = { ...makeOfferCounters(), swaps: 0, droppedForeign: 0, droppedBackingTorn: 0 }
     const peers = new Cell<ReadonlySet<PeerId>>(new Set([selfId]))
     const state = new Cell<SeamState>(others.length === 0 ? SeamState.Woven() : SeamState.Weaving())
@@ -99,14 +103,21 @@ export const make = (
       if (woven !== (state.value._tag === "Woven")) state.set(woven ? SeamState.Woven() : SeamState.Weaving())
     }
 
-    const pumpOf = (key: string, seam: SeamShape) =>
-      pumpFrames(seam.incoming, (frame) => {
-        if (keyOf.get(frame.sender) !== key) {
-          stats.droppedForeign++
-          return undefined
-        }
-        return offerFrame(inbox, frame.sender, frame.payload, stats, () => undefined)
-      }).pipe(Effect.catchAllDefect((d) => Effect.logError("MeshSeam: a backing's pump died", d)))
+    /** A frame of backing `key`: kept only from a voter routed through it. */
+    const onFrame = (key: string) => (sender: PeerId, payload: Uint8Array): undefined => {
+      if (keyOf.get(sender) !== key) {
+        stats.droppedForeign++
+        return undefined
+      }
+      // Lossy: a frame is never waited for here (the drain is synchronous), and Raft retransmits.
+      const outcome = inbox.tryOffer(sender, payload)
+      if (outcome === "accepted") stats.delivered++
+      else if (outcome === "accepted-dropped-oldest") {
+        stats.delivered++
+        stats.droppedOverflow++
+      } else stats.droppedClosed++
+      return undefined
+    }
 
     const follow = (b: Backing) =>
       Effect.all([
@@ -120,7 +131,7 @@ export const make = (
         }))
       ], { concurrency: 2, discard: true })
 
-    const stop = (b: Backing | undefined) => (b === undefined ? Effect.void : Fiber.interruptAll(b.fibers))
+    const stop = (b: Backing | undefined) => (b === undefined ? Effect.void : b.stop)
 
     const setBacking = (key: string, seam: SeamShape): Effect.Effect<void> =>
       lock.withPermits(1)(Effect.gen(function*() {
@@ -132,15 +143,15 @@ export const make = (
         backings.delete(key)
         const b: Backing = {
           seam,
-          fibers: [],
+          stop: Effect.void,
           fast: (seam as Partial<Record<typeof SEAM_FAST_PATH, SeamFastPath>>)[SEAM_FAST_PATH],
           peers: yield* seam.peers.get,
           woven: (yield* seam.state.get)._tag === "Woven"
         }
-        // Explicitly interruptible: forked from this uninterruptible region, they would inherit it.
-        const pump = yield* Effect.forkIn(Effect.interruptible(pumpOf(key, seam)), scope)
+        const drain = yield* SeamTap.tap(seam, onFrame(key)).pipe(Scope.extend(scope))
+        // Explicitly interruptible: forked from this uninterruptible region, it would inherit it.
         const follower = yield* Effect.forkIn(Effect.interruptible(follow(b)), scope)
-        b.fibers = [pump, follower]
+        b.stop = Effect.zipRight(drain.stop, Fiber.interrupt(follower))
         backings.set(key, b)
         stats.swaps++
         republish()
