@@ -49,7 +49,12 @@ export interface ClusterClientOptions {
   readonly credentials?: string | CredentialSource
   /** Raft tuning of the client's node (timings must match the servers'). */
   readonly raft?: Partial<RaftConfig>
-  /** Time to connect to one endpoint and be welcomed. Default 2 s. */
+  /**
+   * Time to connect to one endpoint and be welcomed. Default 2 s. After a full round of endpoints
+   * failed it doubles (up to 16×), so a crowd of clients joining a busy cluster at once backs off
+   * instead of abandoning and re-opening handshakes the servers are still working through; the
+   * first success resets it.
+   */
   readonly connectTimeout?: Duration.DurationInput
   /** Bound of the first admission (construction fails past it with `ClusterUnreachable`). Default 30 s. */
   readonly admissionTimeout?: Duration.DurationInput
@@ -112,7 +117,7 @@ export const clusterClient = (
           displayName: id,
           ...(endpoint.server === undefined ? {} : { serverPeerId: endpoint.server }),
           ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
-          connectTimeout,
+          connectTimeout: Duration.times(connectTimeout, 2 ** Math.min(4, Math.floor(failedInRow / endpoints.endpoints.length))),
           // A dropped link is not resumed here: the client rotates to the next server at once.
           reconnect: { maxRejoins: 0 }
         }).pipe(Scope.extend(linkScope), Effect.provide(constructor), Effect.either)
