@@ -58,7 +58,10 @@ export interface ClusterClientOptions {
   readonly connectTimeout?: Duration.DurationInput
   /** Bound of the first admission (construction fails past it with `ClusterUnreachable`). Default 30 s. */
   readonly admissionTimeout?: Duration.DurationInput
-  /** Bound of one attempt of a proposal; past it the same request id is re-sent (through the next endpoint). Default 2 s. */
+  /**
+   * Bound of one attempt of a proposal; past it the same request id is re-sent, with twice the
+   * bound (up to 4×); after two timeouts in a row, through the next endpoint. Default 2 s.
+   */
   readonly attemptTimeout?: Duration.DurationInput
   /** Longest pause after a full round of endpoints failed (full jitter, doubling from 50 ms). Default 1 s. */
   readonly maxBackoff?: Duration.DurationInput

@@ -6,7 +6,10 @@
  *
  * An attempt ends with the entry, or is retried after `LeadershipLost` (outcome unknown), after
  * `attemptTimeout` (an answer can be lost with a frame while the leader stays the same), or once
- * the client is attached and admitted again. Past `timeout` the call fails with
+ * the client is attached and admitted again. A slow cluster is not a dead server: each timeout in a
+ * row doubles the next attempt's budget (up to 4×), and only the second timeout in a row calls
+ * `onAttemptTimeout` (the client leaves its server then), so a crowd of clients on a busy cluster
+ * does not abandon its servers and add re-joins to the load. Past `timeout` the call fails with
  * `ProposeTimedOut`: the outcome is unknown, and the same `requestId` may be retried.
  */
 import { Clock, Duration, Effect, Either } from "effect"
@@ -34,6 +37,7 @@ export const proposeWithRetry = (
   Effect.gen(function*() {
     const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(o.timeout)
     let attempts = 0
+    let timeoutsInRow = 0
     const timedOut = () => new ProposeTimedOut({ requestId: o.requestId, attempts })
     while (true) {
       const left = deadline - (yield* Clock.currentTimeMillis)
@@ -44,7 +48,7 @@ export const proposeWithRetry = (
         return yield* ready.left
       }
       attempts++
-      const budget = Math.min(Duration.toMillis(o.attemptTimeout), deadline - (yield* Clock.currentTimeMillis))
+      const budget = Math.min(Duration.toMillis(o.attemptTimeout) * 2 ** Math.min(2, timeoutsInRow), deadline - (yield* Clock.currentTimeMillis))
       const result = yield* node.propose(command, { requestId: o.requestId }).pipe(
         Effect.timeout(Duration.millis(Math.max(1, budget))),
         Effect.either
@@ -53,9 +57,10 @@ export const proposeWithRetry = (
       const e = result.left
       switch (e._tag) {
         case "TimeoutException":
-          o.onAttemptTimeout()
+          if (++timeoutsInRow >= 2) o.onAttemptTimeout()
           continue
         case "LeadershipLost":
+          timeoutsInRow = 0
           continue
         case "NotLeader":
           // A proposal from any role is only refused this way by a closed node.

@@ -3,7 +3,7 @@
  * the others by address, serving clients on its port. Written as an operator would: options in,
  * `start`, and nothing else.
  *
- * Argument (JSON): `{ id, voters: [{ id, url }], port, dir, secret, quiet?, learnerGraceMs? }`. Prints
+ * Argument (JSON): `{ id, voters: [{ id, url }], port, dir, secret, quiet?, learnerGraceMs?, raft? }`. Prints
  * `listening <port>`, `leader <id|none>` and `role <role>` on changes, and (unless `quiet`)
  * `committed <index> <command> <clientId> <requestId>` for every committed command. Commands on
  * stdin: `health` → `health <json>`; `applied` → `applied <json [[index, command, clientId, requestId], …]>`.
@@ -11,6 +11,7 @@
  */
 import { Duration, Effect, Exit, Option, Scope, Stream } from "effect"
 import { createInterface } from "node:readline"
+import type { RaftConfig } from "../../../services/raft/RaftConfig.js"
 import { serverCluster } from "../../../src/cluster/node/serverCluster.js"
 
 const config = JSON.parse(process.argv[2]!) as {
@@ -21,6 +22,7 @@ const config = JSON.parse(process.argv[2]!) as {
   readonly secret: string
   readonly quiet?: boolean
   readonly learnerGraceMs?: number
+  readonly raft?: Partial<RaftConfig>
 }
 const print = (line: string) => process.stdout.write(line + "\n")
 const decoder = new TextDecoder()
@@ -32,6 +34,7 @@ const main = Effect.gen(function*() {
     secret: config.secret,
     dataDir: config.dir,
     port: config.port,
+    ...(config.raft === undefined ? {} : { raft: config.raft }),
     ...(config.learnerGraceMs === undefined ? {} : { learnerGrace: Duration.millis(config.learnerGraceMs) })
   })
   yield* cluster.start
