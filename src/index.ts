@@ -109,3 +109,27 @@ export { decodeRaftMessage, encodeRaftMessage, entryWireSize, RaftCodec } from "
 // WebSocket fabric: the client loom and the wire protocol (the host is in `kuilt/node`).
 export * from "../layers/seam/websocket/client/index.js"
 export * as WebSocketWire from "../layers/seam/websocket/Protocol.js"
+
+// Server cluster, client side (the server is in `kuilt/node`).
+export { ClusterClient, clusterClient, clusterClientWithNode } from "./cluster/ClusterClient.js"
+export type { ClusterClientOptions } from "./cluster/ClusterClient.js"
+export { ClusterEndpoints } from "./cluster/ClusterEndpoints.js"
+export type { ClusterEndpoint, ClusterEndpointsShape } from "./cluster/ClusterEndpoints.js"
+export type {
+  ClusterClientCounters,
+  ClusterClientShape,
+  ClusterClientStatus,
+  ClusterProposeOptions
+} from "../services/cluster/ClusterClient.js"
+export {
+  AdmissionRefused,
+  ClientClosed,
+  ClusterUnreachable,
+  InvalidEndpoints,
+  ProposeTimedOut,
+  ServerClusterError
+} from "../services/cluster/ClusterErrors.js"
+export type { AdmissionRefusal } from "../services/cluster/ClusterErrors.js"
+export type { ClusterFrameCounters, ServerClusterHealth, ServerClusterShape, VoterHealth } from "../services/cluster/ServerCluster.js"
+export { VoterMesh } from "../services/cluster/VoterMesh.js"
+export type { MeshLinkStatus, VoterMeshShape } from "../services/cluster/VoterMesh.js"

@@ -25,4 +25,6 @@ export type {
   WebSocketHostOptions,
   WebSocketRelayOptions
 } from "../layers/seam/websocket/node/WebSocketHostOptions.js"
+export { ServerCluster, serverCluster } from "./cluster/node/serverCluster.js"
+export type { ClusterVoter, ServerClusterOptions } from "./cluster/node/serverCluster.js"
 export { layerWebSocketConstructor as WebSocketConstructorNode } from "@effect/platform-node/NodeSocket"

@@ -12,6 +12,7 @@ import type { HttpApp } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Context, Duration, Effect, Exit, Layer, Schedule } from "effect"
 import type { Scope } from "effect"
+import type { SeamShape } from "../../../../services/seam/Seam.js"
 import { randomUUID } from "node:crypto"
 import type { Socket as NetSocket } from "node:net"
 import type { WebSocket as WsSocket } from "ws"
@@ -21,6 +22,8 @@ import { authenticatorOf, HostIdentity } from "./HostIdentity.js"
 import type { Connection, HostLink } from "./HostMembers.js"
 import { onMessage } from "./HostHandshake.js"
 import { HostMetrics } from "./HostMetrics.js"
+import { makeLocalMember } from "./LocalMember.js"
+import type { LocalMemberOptions } from "./LocalMember.js"
 import { limitIncomingFrames, webSocketOfSocket } from "./wsSocket.js"
 import type { HostCounters, ResolvedHostOptions, RoomStats, WebSocketRelayOptions } from "./WebSocketHostOptions.js"
 import { HostRooms } from "./WebSocketHostRooms.js"
@@ -42,6 +45,12 @@ export interface WebSocketRelayShape {
    * member keeps its slot for the reconnect window. `false` when it has no live connection.
    */
   readonly dropLink: (room: string, peerId: string) => Effect.Effect<boolean>
+  /**
+   * Admits an in-process member (`LocalMember.ts`): the server's own seam in `room`, relayed like
+   * any member's but without a socket. Lives in the caller's scope. Fails with `WeaveFailed` when
+   * the id is live in the room or the room or relay is full.
+   */
+  readonly member: (room: string, peerId: string, options?: LocalMemberOptions) => Effect.Effect<SeamShape, WeaveFailed, Scope.Scope>
   /**
    * Closes every connection with `HostClosing`, waits (up to 1 s) for the closes to complete and
    * destroys what is left; later upgrades get 503. Runs when the relay's scope closes.
@@ -231,6 +240,8 @@ export const make = (options: WebSocketRelayOptions = {}): Effect.Effect<WebSock
       rooms: Effect.sync(() => rooms.stats()),
       counters,
       dropLink: (room, peerId) => Effect.sync(() => rooms.dropLink(room, peerId)),
+      member: (room, peerId, memberOptions) =>
+        closing ? Effect.fail(new WeaveFailed({ reason: "the relay is closing" })) : makeLocalMember(rooms, room, peerId, memberOptions),
       close
     }
     return relay
