@@ -200,6 +200,7 @@ export class Engine {
   private deliver(ready: Ready, from: number): Step {
     const messages = ready.messages
     for (let i = from; i < messages.length; i++) {
+      this.stats.frame("out", messages[i]!.message._tag)
       const send = this.outbox.send(messages[i]!)
       if (send !== undefined) return Effect.flatMap(send, () => later(this.deliver(ready, i + 1)))
     }
@@ -280,6 +281,7 @@ export class Engine {
       this.stats.undecodable()
       return
     }
+    this.stats.frame("in", decoded.right._tag)
     core.receive(from, decoded.right, now)
   }
 
@@ -339,6 +341,9 @@ export class Engine {
       appliedIndex: this.publisher.feed.through,
       lastAppliedAdvanceAt: w.appliedAt,
       leaderCommitIndex: c.role === "Leader" ? c.commitIndex : w.leaderCommit,
+      // Observability (product: the match-lag gauges and the status table).
+      lastLogIndex: c.log.lastIndex,
+      followers: c.role === "Leader" && !stopped ? [...c.progress].map(([id, p]) => ({ id, matchIndex: p.match })) : [],
       wedge: s === undefined ? null : { reason: s.reason, since: s.since, leader: s.leader ?? null, leaderTerm: s.leaderTerm },
       stopped
     }
