@@ -1,0 +1,3 @@
+/** placeholder */
+import { Command } from "@effect/cli"
+export const command = Command.make("bench")
