@@ -63,11 +63,12 @@ export {
   LeadershipTransferFailed,
   MembershipChangeInProgress,
   NotLeader,
+  Overloaded,
   RaftConfigError,
   StorageError
 } from "../services/raft/RaftErrors.js"
 export type { TransferFailureReason } from "../services/raft/RaftErrors.js"
-export type { ProposeOptions, RaftNodeFailure, RaftNodeShape } from "../services/raft/RaftNode.js"
+export type { ProposeFailFastOptions, ProposeOptions, RaftNodeFailure, RaftNodeShape } from "../services/raft/RaftNode.js"
 export type { RaftRole } from "../services/raft/RaftRole.js"
 export { EMPTY_DURABLE_STATE, RaftStorage } from "../services/raft/RaftStorage.js"
 export type {

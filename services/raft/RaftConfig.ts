@@ -2,7 +2,7 @@
  * Tuning of one node, validated at construction. Defaults follow the original library:
  * 150–300 ms elections, 50 ms heartbeats, 16 KiB snapshot chunks, 64 MiB snapshot cap, a
  * maximum term jump of 10 000, slow-propose warnings above 100 ms; a wedge is suspected after
- * 10 s without applying while the leader commits.
+ * 10 s without applying while the leader commits; at most 1 024 proposals in flight per node.
  */
 import { Effect, Either } from "effect"
 import { RaftConfigError } from "./RaftErrors.js"
@@ -31,6 +31,13 @@ export interface RaftConfig {
    * applied index has not moved for this long (ms), suspects it is wedged (`WedgeSuspected`).
    */
   readonly wedgeSuspicionAfter: number
+  /**
+   * Most proposals in flight on this node (proposed, not yet answered), forwarded ones included.
+   * A proposal beyond it waits for one to finish, or fails with `Overloaded` when the caller asks
+   * (`ProposeOptions.whenOverloaded`), so no client can push a node into missing its own
+   * heartbeats.
+   */
+  readonly maxPendingProposals: number
 }
 
 export const DEFAULT_RAFT_CONFIG: RaftConfig = {
@@ -43,7 +50,8 @@ export const DEFAULT_RAFT_CONFIG: RaftConfig = {
   maxInflight: 8,
   maxBatchEntries: 4096,
   slowProposeThreshold: 100,
-  wedgeSuspicionAfter: 10_000
+  wedgeSuspicionAfter: 10_000,
+  maxPendingProposals: 1024
 }
 
 const positiveInt = (n: number) => Number.isSafeInteger(n) && n >= 1
@@ -63,6 +71,7 @@ export const validate = (c: RaftConfig): Either.Either<RaftConfig, RaftConfigErr
   if (!positiveInt(c.maxBatchEntries)) return fail("maxBatchEntries must be positive")
   if (!positiveInt(c.slowProposeThreshold)) return fail("slowProposeThreshold must be a positive whole number of ms")
   if (!positiveInt(c.wedgeSuspicionAfter)) return fail("wedgeSuspicionAfter must be a positive whole number of ms")
+  if (!positiveInt(c.maxPendingProposals)) return fail("maxPendingProposals must be a positive whole number")
   return Either.right(c)
 }
 

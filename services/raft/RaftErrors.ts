@@ -20,6 +20,19 @@ export class NotLeader extends Data.TaggedError("NotLeader")<{
 }
 
 /**
+ * The node already has `limit` proposals in flight (`RaftConfig.maxPendingProposals`) and the
+ * caller asked not to wait (`ProposeOptions.whenOverloaded: "fail"`). Nothing entered the log:
+ * retry later, or propose with the default `"wait"` to queue for admission instead.
+ */
+export class Overloaded extends Data.TaggedError("Overloaded")<{
+  readonly limit: number
+}> {
+  override get message() {
+    return `overloaded: ${this.limit} proposals already in flight on this node`
+  }
+}
+
+/**
  * Leadership was lost while the call was in flight. The proposal may or may not commit later:
  * retry with the same `requestId` to stay exactly-once.
  */

@@ -19,6 +19,7 @@ import type {
   LeadershipTransferFailed,
   MembershipChangeInProgress,
   NotLeader,
+  Overloaded,
   PayloadTooLarge,
   StorageError
 } from "./RaftErrors.js"
@@ -65,6 +66,18 @@ export interface ProposeOptions {
    * restarts (with a durable client identity). Omitted: the node stamps the next serial.
    */
   readonly requestId?: number
+  /**
+   * When the node already has `RaftConfig.maxPendingProposals` proposals in flight, the call waits
+   * for one to finish (in call order). See `ProposeFailFastOptions` for failing instead.
+   */
+  readonly whenOverloaded?: "wait"
+}
+
+/** `ProposeOptions` of a caller that would rather fail with `Overloaded` than wait for admission. */
+export interface ProposeFailFastOptions {
+  readonly requestId?: number
+  /** With `RaftConfig.maxPendingProposals` proposals in flight, fail at once with `Overloaded`. */
+  readonly whenOverloaded: "fail"
 }
 
 /**
@@ -116,7 +129,8 @@ export interface RaftNodeShape {
   readonly metrics: Stream.Stream<RaftMetric>
   /**
    * Proposes a command from any role and waits until it is committed. Fails with
-   * `PayloadTooLarge` (nothing entered the log), `LeadershipLost` (the leader lost its term while
+   * `PayloadTooLarge` (nothing entered the log), `Overloaded` (only with `ProposeFailFastOptions`:
+   * too many proposals in flight on this node, nothing entered the log), `LeadershipLost` (the leader lost its term while
    * the proposal was in flight: it may still commit, retry with the same `requestId`), or
    * `NotLeader` (the node is closed). With no known leader the call waits (interrupt it to give
    * up; a parked proposal whose caller gave up is never sent).
@@ -126,10 +140,13 @@ export interface RaftNodeShape {
    * or the transport loses that peer. It is not re-sent. Read `LeadershipLost` as "outcome
    * unknown" (the entry may sit in some log and commit later), never as a definite rejection.
    */
-  readonly propose: (
-    command: Uint8Array,
-    options?: ProposeOptions
-  ) => Effect.Effect<CommandEntry, NotLeader | LeadershipLost | PayloadTooLarge>
+  readonly propose: {
+    (
+      command: Uint8Array,
+      options: ProposeFailFastOptions
+    ): Effect.Effect<CommandEntry, NotLeader | LeadershipLost | PayloadTooLarge | Overloaded>
+    (command: Uint8Array, options?: ProposeOptions): Effect.Effect<CommandEntry, NotLeader | LeadershipLost | PayloadTooLarge>
+  }
   /**
    * A linearizable read index (thesis §6.4), on the leader only: once its current-term no-op has
    * committed and a voter quorum (both quorums while joint) confirmed it still leads, the commit

@@ -37,10 +37,11 @@ export const instrumentNode = (node: RaftNodeShape): RaftNodeShape => {
   const attributes = { "kuilt.node": node.id }
   return {
     ...node,
-    propose: (command, options) =>
-      Effect.withSpan(node.propose(command, options), "kuilt.raft.propose", {
+    // The overloads differ only in the error channel; the wrapper keeps whichever was called.
+    propose: ((command: Uint8Array, options?: Parameters<RaftNodeShape["propose"]>[1]) =>
+      Effect.withSpan((node.propose as (c: Uint8Array, o?: unknown) => ReturnType<RaftNodeShape["propose"]>)(command, options), "kuilt.raft.propose", {
         attributes: { ...attributes, "kuilt.bytes": command.byteLength }
-      }),
+      })) as RaftNodeShape["propose"],
     readIndex: Effect.withSpan(node.readIndex, "kuilt.raft.read", { attributes: { ...attributes, "kuilt.read": "leader" } }),
     readFence: Effect.withSpan(node.readFence, "kuilt.raft.read", { attributes: { ...attributes, "kuilt.read": "fence" } }),
     changeMembership: (target) =>

@@ -18,7 +18,7 @@ import type { Committed } from "../../services/raft/LogEntry.js"
 import { RaftConfig, validate } from "../../services/raft/RaftConfig.js"
 import type { CorruptDurableState, StorageError } from "../../services/raft/RaftErrors.js"
 import { RaftConfigError } from "../../services/raft/RaftErrors.js"
-import type { RaftNodeShape } from "../../services/raft/RaftNode.js"
+import type { ProposeFailFastOptions, ProposeOptions, RaftNodeShape } from "../../services/raft/RaftNode.js"
 import type { RaftRole } from "../../services/raft/RaftRole.js"
 import { RaftStorage } from "../../services/raft/RaftStorage.js"
 import type { RaftStorageShape } from "../../services/raft/RaftStorage.js"
@@ -142,20 +142,23 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
       trace: yield* PubSub.sliding<RaftTraceEvent>(TRACE_BUFFER),
       metrics: yield* PubSub.sliding<RaftMetric>(TRACE_BUFFER)
     }
-    const engine = new Engine(core, options.transport, options.storage, surfaces)
+    const clock = yield* Effect.clock
+    const engine = new Engine(core, options.transport, options.storage, surfaces, clock, {
+      maxPendingProposals: config.maxPendingProposals
+    })
 
     // Over an in-process fabric the engine drains frames itself; otherwise a pump feeds its mailbox.
     const pump = engine.attachFrames() ? undefined : yield* options.transport.incoming.pipe(
       Stream.runForEachChunk((chunk) =>
         Effect.sync(() => {
-          for (const env of chunk) engine.mailbox.push({ _tag: "Frame", from: env.from, bytes: env.bytes })
+          for (const env of chunk) engine.receive(env.from, env.bytes)
         })
       ),
       Effect.forkScoped
     )
     // A forward sent to a peer that leaves the transport can never be answered: tell the core.
     const peers = yield* options.transport.peers.changes.pipe(
-      Stream.runForEach((set) => Effect.sync(() => engine.mailbox.push({ _tag: "Peers", peers: set }))),
+      Stream.runForEach((set) => Effect.sync(() => engine.peersChanged(set))),
       Effect.forkScoped
     )
     const loop = yield* Effect.forkScoped(engine.run)
@@ -187,7 +190,8 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
       health: Effect.sync(() => engine.health()),
       trace: fromSubscription(engine.publisher.listen("trace")),
       metrics: fromSubscription(engine.publisher.listen("metrics")),
-      propose: (command, opts) => engine.calls.propose(command, opts?.requestId),
+      // One implementation behind the overloads: `Overloaded` only ever fails a "fail" caller.
+      propose: ((command: Uint8Array, opts?: ProposeOptions | ProposeFailFastOptions) => engine.calls.propose(command, opts)) as RaftNodeShape["propose"],
       readIndex: engine.calls.read("Leader"),
       readFence: engine.calls.read("Fence"),
       transferLeadership: (target) => engine.calls.transferLeadership(target),

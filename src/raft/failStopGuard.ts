@@ -22,7 +22,7 @@
  */
 import { Deferred, Effect, Fiber, Stream } from "effect"
 import type { Scope } from "effect"
-import type { RaftNodeFailure, RaftNodeShape } from "../../services/raft/RaftNode.js"
+import type { ProposeFailFastOptions, ProposeOptions, RaftNodeFailure, RaftNodeShape } from "../../services/raft/RaftNode.js"
 
 /**
  * Wraps `node` (owned by the Layer's scope) so that its fail-stop reaches `owner`, the fiber that
@@ -77,7 +77,8 @@ export const guardFailStop = (
       committedFrom: (fromIndex) => stream(node.committedFrom(fromIndex)),
       trace: stream(node.trace),
       metrics: stream(node.metrics),
-      propose: (command, options) => call(node.propose(command, options)),
+      propose: ((command: Uint8Array, options?: ProposeOptions | ProposeFailFastOptions) =>
+        call(node.propose(command, options as ProposeFailFastOptions))) as RaftNodeShape["propose"],
       readIndex: call(node.readIndex),
       readFence: call(node.readFence),
       transferLeadership: (target) => call(node.transferLeadership(target)),

@@ -1,9 +1,9 @@
 /**
  * A deterministic cluster of pure `RaftCore`s: no Effect, no codec, no real time. Messages are
  * delivered after a fixed latency on a virtual millisecond clock; durable state is a plain object
- * per node that survives `crash`/`restart`. It drives the core exactly as the engine does
- * (takeReady → persist → onPersisted → send), so rule-level tests and fast simulations exercise
- * the same code path as production.
+ * per node that survives `crash`/`restart`. Each node is driven by the engine's own drive loop
+ * (`src/raft/engine/Driver.ts`) with this cluster's clock, network and (synchronous) disk, so
+ * rule-level tests exercise the same code path as production.
  */
 import type { RaftMessage } from "../codec/raft/RaftMessage.js"
 import type { ClientId } from "../../services/raft/ClientId.js"
@@ -15,7 +15,11 @@ import { RaftConfig } from "../../services/raft/RaftConfig.js"
 import type { DurableState, LeaderForTerm, StoredSnapshot } from "../../services/raft/RaftStorage.js"
 import type { RaftMetric, RaftTraceEvent } from "../../services/raft/RaftTrace.js"
 import type { MembershipOutcome } from "../raft/core/Membership.js"
-import type { Outcome, PersistBatch } from "../raft/core/Ready.js"
+import type { Outcome, Ready } from "../raft/core/Ready.js"
+import { Driver } from "../raft/engine/Driver.js"
+import type { DriverInput, TurnBudget } from "../raft/engine/Driver.js"
+import { weighMessage } from "../raft/engine/FrameWeight.js"
+import type { WriteBatch } from "../../services/raft/RaftStorage.js"
 import type { IdentityKind } from "../raft/core/DedupCache.js"
 import { Prng } from "../raft/core/Prng.js"
 import { RaftCore } from "../raft/core/RaftCore.js"
@@ -53,6 +57,8 @@ export interface CoreClusterOptions {
    * `bootstrap`, the cluster's founding members.
    */
   readonly joinViaOf?: Readonly<Record<string, ReadonlyArray<string>>>
+  /** The drive loop's per-turn budget (default: the engine's). */
+  readonly budget?: TurnBudget
 }
 
 /** A rough entry size for tests that do not care about the exact codec. */
@@ -62,6 +68,10 @@ export const approximateEntrySize = (e: LogEntry): number =>
 export class CoreCluster {
   now = 0
   readonly cores = new Map<NodeId, RaftCore>()
+  /** Each running node's drive loop (the engine's). */
+  readonly drivers = new Map<NodeId, Driver<RaftMessage, DriverInput>>()
+  /** Paused nodes (SIGSTOP): frames wait in their drive loop, no timer fires, until `resume`. */
+  readonly paused = new Set<NodeId>()
   readonly disks = new Map<NodeId, Disk>()
   readonly committed = new Map<NodeId, Array<LogEntry>>()
   /**
@@ -141,6 +151,31 @@ export class CoreCluster {
     })
     core.maxPayload = this.options.maxPayload
     this.cores.set(id, core)
+    this.paused.delete(id)
+    this.drivers.set(id, new Driver<RaftMessage, DriverInput>(core, {
+      now: () => this.now,
+      maxPayload: () => this.options.maxPayload,
+      decode: (_from, message) => message,
+      weigh: weighMessage,
+      accepted: () => {},
+      write: (batch) => {
+        this.persist(id, batch)
+        return true
+      },
+      send: (to, message) => {
+        const m = { at: this.now, from: id, to, message }
+        this.sent.push(m)
+        this.inFlight.push({ ...m, deliverAt: this.now + (this.options.latency ?? 1) })
+      },
+      deliver: (ready) => this.record(id, ready),
+      settled: () => {},
+      failed: (failure) => {
+        // As the engine: a shared durable client id stops the node before it acts on the turn.
+        if (failure._tag === "ClientIdCollision") this.failures.set(id, failure.clientId)
+        this.cores.delete(id)
+        this.drivers.delete(id)
+      }
+    }, this.options.budget))
   }
 
   node(id: string): RaftCore {
@@ -156,6 +191,27 @@ export class CoreCluster {
   /** Crash: volatile state is lost, messages to and from it are dropped; the disk stays. */
   crash(id: string): void {
     this.cores.delete(id as NodeId)
+    this.drivers.delete(id as NodeId)
+    this.paused.delete(id as NodeId)
+  }
+
+  private readonly pausedAt = new Map<NodeId, number>()
+
+  /** SIGSTOP: the node neither handles frames nor fires timers; frames to it wait until `resume`. */
+  pause(id: string): void {
+    if (!this.cores.has(id as NodeId) || this.paused.has(id as NodeId)) return
+    this.paused.add(id as NodeId)
+    this.pausedAt.set(id as NodeId, this.now)
+  }
+
+  /**
+   * SIGCONT: the node handles what arrived meanwhile before any timer that fell due fires, and its
+   * deposing timers get a fresh window (as the engine does after a stall: `Driver.stalled`).
+   */
+  resume(id: string): void {
+    if (!this.paused.delete(id as NodeId)) return
+    this.drivers.get(id as NodeId)?.stalled(this.now, this.now - (this.pausedAt.get(id as NodeId) ?? this.now))
+    this.process()
   }
 
   restart(id: string): void {
@@ -239,7 +295,8 @@ export class CoreCluster {
 
   /** Delivers a frame as if `from` had sent it, bypassing the network. */
   inject(to: string, from: string, message: RaftMessage): void {
-    this.node(to).receive(from as NodeId, message, this.now)
+    this.node(to)
+    this.drivers.get(to as NodeId)!.deliver(from as NodeId, message)
     this.process()
   }
 
@@ -249,7 +306,7 @@ export class CoreCluster {
     while (this.now < end) {
       this.now++
       this.deliverDue()
-      for (const core of this.cores.values()) core.tick(this.now)
+      // Each node's drive loop fires its due timers after the frames that arrived (`Driver.turn`).
       this.process()
     }
   }
@@ -272,57 +329,43 @@ export class CoreCluster {
       if (due.length === 0) return
       for (const m of due) this.inFlight.splice(this.inFlight.indexOf(m), 1)
       for (const m of due) {
-        const core = this.cores.get(m.to)
-        if (core === undefined || this.cut.has(`${m.from}->${m.to}`)) continue
-        core.receive(m.from, m.message, this.now)
+        const driver = this.drivers.get(m.to)
+        if (driver === undefined || this.cut.has(`${m.from}->${m.to}`)) continue
+        driver.deliver(m.from, m.message)
         progressed = true
       }
       this.process()
     }
   }
 
-  /** Runs every node's Ready loop to quiescence, as the engine does each turn. */
+  /** Runs every running node's drive loop until it has nothing left to do at this instant. */
   process(): void {
-    for (const [id, core] of this.cores) {
-      for (;;) {
-        const ready = core.takeReady()
-        if (ready.isEmpty) break
-        if (core.collisions.fatal !== undefined) {
-          // As the engine: a shared durable client id stops the node before it acts on the turn.
-          this.failures.set(id, core.collisions.fatal)
-          this.cores.delete(id)
-          break
-        }
-        this.persist(id, ready.persist)
-        core.onPersisted()
-        for (const out of ready.messages) {
-          const m = { at: this.now, from: id, to: out.to, message: out.message }
-          this.sent.push(m)
-          this.inFlight.push({ ...m, deliverAt: this.now + (this.options.latency ?? 1) })
-        }
-        this.committed.get(id)!.push(...ready.committed)
-        const stream = this.stream.get(id)!
-        if (ready.install !== undefined) {
-          const s = ready.install
-          stream.push(Committed.Install({ snapshot: { throughIndex: s.meta.lastIncludedIndex, state: s.state } }))
-        }
-        for (const e of ready.committed) stream.push(asCommitted(e))
-        for (const r of ready.membership) this.membershipOutcomes.set(r.handle, r.outcome)
-        for (const r of ready.resolutions) this.outcomes.set(r.handle, r.outcome)
-        this.traces.push(...ready.trace)
-        for (const metric of ready.metrics) this.metrics.push({ node: id, metric })
-      }
-    }
+    for (const [id, driver] of this.drivers) if (!this.paused.has(id)) driver.run()
   }
 
-  private persist(id: NodeId, p: PersistBatch): void {
+  /** What a node's drive loop delivered after a write: its committed stream, outcomes, traces. */
+  private record(id: NodeId, ready: Ready): void {
+    this.committed.get(id)!.push(...ready.committed)
+    const stream = this.stream.get(id)!
+    if (ready.install !== undefined) {
+      const s = ready.install
+      stream.push(Committed.Install({ snapshot: { throughIndex: s.meta.lastIncludedIndex, state: s.state } }))
+    }
+    for (const e of ready.committed) stream.push(asCommitted(e))
+    for (const r of ready.membership) this.membershipOutcomes.set(r.handle, r.outcome)
+    for (const r of ready.resolutions) this.outcomes.set(r.handle, r.outcome)
+    this.traces.push(...ready.trace)
+    for (const metric of ready.metrics) this.metrics.push({ node: id, metric })
+  }
+
+  private persist(id: NodeId, p: WriteBatch): void {
     const d = this.disks.get(id)!
     if (p.snapshot !== undefined) d.snapshot = p.snapshot
     if (p.truncateFrom !== undefined) {
       const from = p.truncateFrom
       d.entries = d.entries.filter((e) => e.index < from)
     }
-    if (p.append.length > 0) {
+    if (p.append !== undefined && p.append.length > 0) {
       // As the storage contract says: an append after a snapshot beyond the stored log starts
       // right after the snapshot, dropping the stale entries below it.
       const snapIndex = d.snapshot?.meta.lastIncludedIndex ?? 0

@@ -7,15 +7,21 @@
  * fiber is watched (`Callers`) instead of a canceler per call, and one that gives up gets the same
  * `Cancel` a canceler would send. Proposals, reads and transfers are cancelled in the core too; a
  * membership change is not (interrupting stops the wait, not the change).
+ *
+ * Admission: at most `maxPending` proposals are in flight (admitted, not yet answered). A proposal
+ * beyond that waits in `queued`, in call order, until one is answered — or fails at once with
+ * `Overloaded` when its caller asked so — so no client can flood the loop with more work than a
+ * turn can take while still heartbeating.
  */
 import { Effect } from "effect"
 import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import type { CommandEntry, Snapshot } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
-import { LeadershipLost, NotLeader } from "../../../services/raft/RaftErrors.js"
-import type { PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
-import type { RaftNodeFailure } from "../../../services/raft/RaftNode.js"
+import { LeadershipLost, NotLeader, Overloaded } from "../../../services/raft/RaftErrors.js"
+import { PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
+import type { ProposeFailFastOptions, ProposeOptions, RaftNodeFailure } from "../../../services/raft/RaftNode.js"
 import { RaftMetric } from "../../../services/raft/RaftTrace.js"
+import type { Oversize } from "../core/Forwarding.js"
 import type { Ready } from "../core/Ready.js"
 import { Callers } from "./Callers.js"
 import { answer, toResult } from "./Inputs.js"
@@ -34,8 +40,10 @@ const ProposeApplied = RaftMetric.ProposeApplied
 const closedNotLeader = () => new NotLeader({ leader: undefined, reason: "node is closed" })
 
 export class Calls {
-  /** Proposals in the core, by handle. */
+  /** Admitted proposals not yet answered (on their way to the core, or in it), by handle. */
   private readonly waiting = new Map<number, ProposeInput>()
+  /** Proposals waiting for admission, oldest first. */
+  private readonly queued: Array<ProposeInput> = []
   /** Reads and transfers in the core, by handle (proposals are in `waiting`). */
   private readonly requests = new Map<number, Waiter>()
   /** `changeMembership` callers, by handle. */
@@ -55,8 +63,15 @@ export class Calls {
 
   constructor(
     private readonly mailbox: Mailbox<Input>,
-    private readonly stats: EngineMetrics
+    private readonly stats: EngineMetrics,
+    /** `RaftConfig.maxPendingProposals`. */
+    private readonly maxPending: number
   ) {}
+
+  /** Proposals admitted and not yet answered. */
+  get inFlight(): number {
+    return this.waiting.size
+  }
 
   // ------------------------------------------------------------ API side (any fiber)
 
@@ -64,23 +79,65 @@ export class Calls {
    * Proposes `command`. The caller waits in `Effect.async` with no canceler: its fiber is watched
    * instead (`Callers`), and a caller that gives up gets the same `Cancel` a canceler would send.
    */
-  propose(command: Uint8Array, requestId: number | undefined): ProposeResult {
-    return Effect.async<CommandEntry, NotLeader | LeadershipLost | PayloadTooLarge>((resume) => {
+  propose(command: Uint8Array, options: ProposeOptions | ProposeFailFastOptions | undefined): ProposeResult {
+    return Effect.async<CommandEntry, NotLeader | LeadershipLost | PayloadTooLarge | Overloaded>((resume) => {
       if (this.closed) {
         resume(Effect.fail(closedNotLeader()))
         return
       }
+      const full = this.waiting.size >= this.maxPending
+      if (full && options?.whenOverloaded === "fail") {
+        resume(Effect.fail(new Overloaded({ limit: this.maxPending })))
+        return
+      }
       const handle = this.nextHandle++
       const watch = this.callers.watch(handle)
-      this.mailbox.push({ _tag: "Propose", handle, command, requestId, resume, watch, startedAt: 0 })
+      const input: ProposeInput = {
+        _tag: "Propose",
+        handle,
+        command,
+        requestId: options?.requestId,
+        resume,
+        watch,
+        startedAt: 0
+      }
+      if (full || this.queued.length > 0) this.queued.push(input)
+      else this.admit(input)
       if (watch === undefined) return Effect.sync(() => this.gaveUp(handle))
     })
   }
 
+  private admit(input: ProposeInput): void {
+    this.waiting.set(input.handle, input)
+    this.mailbox.push(input)
+  }
+
+  /** Admits queued proposals while there is room. */
+  private admitQueued(): void {
+    const q = this.queued
+    if (q.length === 0 || this.closed) return
+    let n = 0
+    while (n < q.length && this.waiting.size < this.maxPending) this.admit(q[n++]!)
+    if (n > 0) q.splice(0, n)
+  }
+
   /** The caller of `handle` gave up: forget it, and tell the core (`Cancel`). */
   private readonly gaveUp = (handle: number): void => {
-    this.waiting.delete(handle)
     this.requests.delete(handle)
+    if (this.waiting.delete(handle)) {
+      if (!this.closed) {
+        this.mailbox.push({ _tag: "Cancel", handle })
+        this.admitQueued()
+      }
+      return
+    }
+    const q = this.queued
+    for (let i = 0; i < q.length; i++) {
+      if (q[i]!.handle === handle) {
+        q.splice(i, 1)
+        return
+      }
+    }
     if (!this.closed) this.mailbox.push({ _tag: "Cancel", handle })
   }
 
@@ -156,8 +213,14 @@ export class Calls {
   /** The core accepted proposal `p` at `now`: it waits for its outcome. */
   proposed(p: ProposeInput, now: number): void {
     p.startedAt = now
-    this.waiting.set(p.handle, p)
     this.stats.proposed()
+  }
+
+  /** The core refused proposal `p`: it can never fit a frame (nothing entered the log). */
+  tooLarge(p: ProposeInput, over: Oversize): void {
+    if (!this.waiting.delete(p.handle)) return
+    answer(p, Effect.fail(new PayloadTooLarge(over)))
+    this.admitQueued()
   }
 
   /** A read or transfer reached the core: it waits for its outcome. */
@@ -170,9 +233,8 @@ export class Calls {
     this.changes.set(handle, resume)
   }
 
-  /** The caller of `handle` gave up (its `Cancel` came through the mailbox). */
+  /** The caller of `handle` gave up (its `Cancel` came through the input queue). */
   cancelled(handle: number): void {
-    this.waiting.delete(handle)
     this.requests.delete(handle)
   }
 
@@ -211,6 +273,7 @@ export class Calls {
       answer(proposal, toResult(o))
     }
     if (this.unapplied.length > 0) this.flushApplied(ready, now, applied, metering)
+    if (this.queued.length > 0) this.admitQueued()
     for (const r of ready.membership) {
       const resume = this.changes.get(r.handle)
       if (resume === undefined) continue
@@ -248,17 +311,22 @@ export class Calls {
   close(reason: string): boolean {
     if (this.closed) return false
     this.closed = true
+    // Proposals still queued never reached the core: the node is simply closed for them.
+    for (const input of this.mailbox.takeAll()) {
+      if (input._tag === "Propose") {
+        this.waiting.delete(input.handle)
+        answer(input, Effect.fail(closedNotLeader()))
+      }
+      if (input._tag === "Read" || input._tag === "Transfer") input.waiter.rejectClosed()
+      if (input._tag === "ChangeMembership") input.resume(Effect.fail(closedNotLeader()))
+    }
+    for (const p of this.queued.splice(0)) answer(p, Effect.fail(closedNotLeader()))
     for (const [, proposal] of this.waiting) answer(proposal, Effect.fail(new LeadershipLost({ reason })))
     this.waiting.clear()
     for (const [, waiter] of this.requests) waiter.close(reason)
     this.requests.clear()
     for (const [, resume] of this.changes) resume(Effect.fail(new LeadershipLost({ reason })))
     this.changes.clear()
-    for (const input of this.mailbox.takeAll()) {
-      if (input._tag === "Propose") answer(input, Effect.fail(closedNotLeader()))
-      if (input._tag === "Read" || input._tag === "Transfer") input.waiter.rejectClosed()
-      if (input._tag === "ChangeMembership") input.resume(Effect.fail(closedNotLeader()))
-    }
     return true
   }
 }

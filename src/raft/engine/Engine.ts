@@ -1,49 +1,59 @@
 /**
- * The Effect shell around `RaftCore` (docs/ARCHITECTURE.md, "Raft"): one fiber owns the core. Each turn it
- * drains the transport's frames and the mailbox (proposals, cancellations, cuts...), fires due
- * timers, takes the core's `Ready`, performs ONE storage write (group commit), acknowledges it to
- * the core, and only then sends, publishes and resolves callers.
+ * The Effect shell around the drive loop (`Driver.ts`; docs/ARCHITECTURE.md, "Raft"): one fiber
+ * owns the core and runs the loop's turns, with the engine's ports — the transport's frames and
+ * sends, the storage's write, the callers (`Calls`), the observable surfaces (`Publisher`).
  *
- * This file is the turn loop; its rooms are beside it: `Calls` (API calls and the callers waiting
- * on them), `Publisher` (state cells and streams), `Outbox` (sending), `WakeTimer` (parking until
- * the next input or deadline), `WriteBatch` (a turn's persistence).
+ * Between turns the fiber yields (a microtask; a macrotask after `MACROTASK_YIELD_MS` of
+ * back-to-back turns), so sockets and timers are never starved, and an idle engine parks on its
+ * doorbell until an input arrives or the core's next deadline (`WakeTimer`). Before a turn in which
+ * a timer that deposes someone is due (a leader's CheckQuorum, a voter's election timeout) it
+ * yields one macrotask first: after a stall of the process — its own work, GC, or the machine not
+ * running it — the followers' acknowledgements (the leader's heartbeats) are still in the socket,
+ * and the event loop runs due timers before it polls for I/O. And when the fiber itself ran late
+ * (it woke long after its deadline, a yield or a turn took long: `noteGap`), it tells the loop
+ * (`Driver.stalled`), which gives those timers a fresh window: a stall is no evidence that the
+ * peers are gone.
  *
  * Performance rules (docs/ARCHITECTURE.md, "Raft") and how they are met here:
  * - callers wait through `Effect.async` callbacks kept in plain structures, watched through their
  *   fibers rather than through a canceler per call (`Calls`, `Callers`);
- * - an idle engine parks on its mailbox; one timer fiber serves the next deadline (`WakeTimer`);
  * - a turn runs without Effects when it can: storages and transports may carry synchronous fast
  *   paths (`StorageFastPath`, `TransportFastPath`), observable state lives in `Cell`s set in
  *   place, and streams without subscribers are neither built nor published (`Publisher.listen`);
+ *   what does need an Effect (a write, a send, a publish) is queued by the port and run after the
+ *   loop's step, in order;
  * - the same AppendEntries for several followers is encoded once (`Outbox`).
  */
 import { Effect, Option } from "effect"
+import type { Clock } from "effect"
 import { decodeRaftMessage } from "../../codec/raft/RaftCodec.js"
+import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
-import { ClientIdCollision, PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
+import { ClientIdCollision } from "../../../services/raft/RaftErrors.js"
+import type { StorageError } from "../../../services/raft/RaftErrors.js"
 import type { RaftHealth, RaftNodeFailure } from "../../../services/raft/RaftNode.js"
-import type { RaftStorageShape } from "../../../services/raft/RaftStorage.js"
+import type { RaftStorageShape, WriteBatch } from "../../../services/raft/RaftStorage.js"
 import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
 import type { RaftMetric } from "../../../services/raft/RaftTrace.js"
 import type { RaftTransportShape } from "../../../services/raft/RaftTransport.js"
-import type { RaftCore } from "../core/RaftCore.js"
-import type { Ready } from "../core/Ready.js"
-import { Calls } from "./Calls.js"
-import { answer } from "./Inputs.js"
-import type { Input } from "./Inputs.js"
-import { Mailbox } from "./Mailbox.js"
-import { Outbox } from "./Outbox.js"
-import { Publisher } from "./Publisher.js"
-import type { Surfaces } from "./Publisher.js"
-import { EngineMetrics } from "./RaftMetrics.js"
-import { later } from "./Step.js"
-import type { Step } from "./Step.js"
 import { storageFastPathOf } from "../../../services/raft/StorageFastPath.js"
 import type { RaftStorageFastPath } from "../../../services/raft/StorageFastPath.js"
 import { fastPathOf } from "../../../services/raft/TransportFastPath.js"
 import type { FrameSource, RaftTransportFastPath } from "../../../services/raft/TransportFastPath.js"
+import type { Oversize } from "../core/Forwarding.js"
+import type { RaftCore } from "../core/RaftCore.js"
+import type { Ready } from "../core/Ready.js"
+import { Calls } from "./Calls.js"
+import { Doorbell } from "./Doorbell.js"
+import { DEFAULT_TURN_BUDGET, Driver } from "./Driver.js"
+import type { Accepted, DriverFailure, DriverPorts, TurnBudget } from "./Driver.js"
+import { weighFrame } from "./FrameWeight.js"
+import type { Input } from "./Inputs.js"
+import { Outbox } from "./Outbox.js"
+import { Publisher } from "./Publisher.js"
+import type { Surfaces } from "./Publisher.js"
+import { EngineMetrics } from "./RaftMetrics.js"
 import { WakeTimer } from "./WakeTimer.js"
-import { toWriteBatch } from "./WriteBatch.js"
 
 export type { Input, ProposeInput } from "./Inputs.js"
 export type { Surfaces } from "./Publisher.js"
@@ -67,8 +77,17 @@ const wedgeOf = (metrics: ReadonlyArray<RaftMetric>): Extract<RaftMetric, { _tag
   return undefined
 }
 
+export interface EngineOptions {
+  /** `RaftConfig.maxPendingProposals`. */
+  readonly maxPendingProposals: number
+  /** The loop's per-turn budget (default `DEFAULT_TURN_BUDGET`). */
+  readonly budget?: TurnBudget
+}
+
 export class Engine {
-  readonly mailbox = new Mailbox<Input>()
+  private readonly doorbell = new Doorbell()
+  /** The drive loop, with this engine's ports. */
+  readonly driver: Driver<Uint8Array, Input, StorageError>
   private readonly stats: EngineMetrics
   /** The API side: calls in, callers answered. */
   readonly calls: Calls
@@ -79,251 +98,245 @@ export class Engine {
   private readonly fast: RaftTransportFastPath | undefined
   /** The storage's synchronous write, when it has one. */
   private readonly storageFast: RaftStorageFastPath | undefined
-  /** An empty, consumed Ready the core may reuse at the next turn. */
-  private spare: Ready | undefined = undefined
-  /** Frames drained straight from the transport (see `attachFrames`); else they come as `Frame` inputs. */
+  /** Frames drained straight from the transport (see `attachFrames`); else `receive` feeds them. */
   private frames: FrameSource | undefined = undefined
+  /** Effects the ports queued during a loop step (sends, publishes, logs), run in order after it. */
+  private effects: Array<Effect.Effect<void>> = []
+  /** The write the loop waits for (`ports.write` returned false). */
+  private pendingWrite: Effect.Effect<void, StorageError> | undefined = undefined
 
   constructor(
     readonly core: RaftCore,
     readonly transport: RaftTransportShape,
     readonly storage: RaftStorageShape,
-    surfaces: Surfaces
+    surfaces: Surfaces,
+    private readonly clock: Clock.Clock,
+    options: EngineOptions
   ) {
     this.stats = new EngineMetrics(core.id)
-    this.calls = new Calls(this.mailbox, this.stats)
     this.fast = fastPathOf(transport)
     this.storageFast = storageFastPathOf(storage)
     this.outbox = new Outbox(transport, this.fast)
     this.publisher = new Publisher(core, surfaces)
+    this.driver = new Driver(core, this.ports(), options.budget ?? DEFAULT_TURN_BUDGET, this.doorbell.ring)
+    this.calls = new Calls(this.driver.inputs, this.stats, options.maxPendingProposals)
   }
 
   /**
-   * Takes the transport's frames straight from its fast path, drained at the start of each turn
-   * (before the mailbox's inputs), instead of through a pump fiber. False when the transport has
-   * no fast path or its frames were already collected: then feed `Frame` inputs as before.
+   * Takes the transport's frames straight from its fast path, moved into the loop at the start of
+   * each turn, instead of through a pump fiber. False when the transport has no fast path or its
+   * frames were already collected: then feed them through `receive`.
    */
   attachFrames(): boolean {
-    const source = this.fast?.collect(() => this.mailbox.wake())
+    const source = this.fast?.collect(this.doorbell.ring)
     if (source === undefined) return false
     this.frames = source
     return true
   }
 
-  // ------------------------------------------------------------ the owning fiber
-
-  /**
-   * Runs turns until the node closes or fails. An idle engine parks on its mailbox until an input
-   * arrives or the core's next deadline (`WakeTimer`); a wake-up that finds nothing due parks again
-   * without taking a turn.
-   */
-  readonly run: Effect.Effect<void> = Effect.gen(this, function*() {
-    const clock = yield* Effect.clock
-    const timer = new WakeTimer(this.mailbox, clock)
-    this.publisher.state()
-    let busySince = clock.unsafeCurrentTimeMillis()
-    while (!this.calls.closed) {
-      this.mailbox.clearWake()
-      let now = clock.unsafeCurrentTimeMillis()
-      if (!this.hasInput() && this.core.nextDeadline() > now) {
-        yield* timer.park(this.core.nextDeadline())
-        now = clock.unsafeCurrentTimeMillis()
-        busySince = now
-        if (!this.hasInput() && this.core.nextDeadline() > now) continue
-      } else if (now - busySince >= MACROTASK_YIELD_MS) {
-        yield* Effect.sleep(0)
-        busySince = clock.unsafeCurrentTimeMillis()
-      } else {
-        yield* Effect.yieldNow()
-      }
-      const step = this.turn(clock.unsafeCurrentTimeMillis())
-      const ok = typeof step === "boolean" ? step : yield* step
-      if (!ok) return
-    }
-  })
-
-  private hasInput(): boolean {
-    return this.mailbox.size > 0 || (this.frames !== undefined && this.frames.pending() > 0)
+  /** A frame from a transport without a fast path (its pump fiber calls this). */
+  receive(from: NodeId, bytes: Uint8Array): void {
+    this.driver.deliver(from, bytes)
+    this.doorbell.ring()
   }
 
-  /**
-   * One turn: inputs in, then every `Ready` the core produces, each written (one storage batch)
-   * before anything it depends on is sent, published or resolved. Done synchronously as long as
-   * nothing needs an Effect — the storage's and transport's fast paths, streams without
-   * subscribers — which is the common case in process; the first step that does need one returns
-   * the Effect that finishes the turn. `false`: the node failed and must stop.
-   */
-  private turn(now: number): Step {
+  /** The transport's peer set changed. */
+  peersChanged(peers: ReadonlySet<NodeId>): void {
+    this.driver.submit({ _tag: "Peers", peers })
+  }
+
+  // ------------------------------------------------------------ the ports
+
+  private ports(): DriverPorts<Uint8Array, Input, StorageError> {
+    const clock = this.clock
+    return {
+      now: () => clock.unsafeCurrentTimeMillis(),
+      maxPayload: () => Option.getOrUndefined(this.transport.maxPayloadBytes),
+      decode: (from, bytes, now) => this.decode(from, bytes, now),
+      weigh: weighFrame,
+      taking: (input) => this.taking(input),
+      accepted: (input, result, now) => this.accepted(input, result, now),
+      write: (batch) => this.write(batch),
+      send: (to, message) => this.send(to, message),
+      deliver: (ready) => this.deliver(ready),
+      settled: () => this.publisher.state(),
+      failed: (failure) => this.failed(failure)
+    }
+  }
+
+  private decode(from: NodeId, bytes: Uint8Array, now: number): RaftMessage | undefined {
+    const decoded = decodeRaftMessage(bytes)
+    if (decoded._tag === "Right") {
+      this.stats.frame("in", decoded.right._tag)
+      return decoded.right
+    }
     const core = this.core
-    core.maxPayload = Option.getOrUndefined(this.transport.maxPayloadBytes)
-    core.tick(now)
-    if (this.frames !== undefined && this.frames.pending() > 0) this.frames.drain(this.onFrame)
-    this.mailbox.drain(this.onInput)
-    const spare = this.spare
-    this.spare = undefined
-    return this.process(core.takeReady(spare))
+    core.trace(RaftTraceEvent.FrameUndecodable({
+      at: now,
+      node: core.id,
+      from,
+      byteCount: bytes.byteLength,
+      reason: decoded.left.reason
+    }))
+    this.stats.undecodable()
+    return undefined
   }
 
-  /** Works through `ready`, then through every `Ready` that follows it in this turn. */
-  private process(ready: Ready): Step {
-    const core = this.core
-    if (ready.isEmpty) {
-      this.spare = ready
-      this.publisher.state()
-      return true
+  /** Registers the caller that will wait for `input`'s outcome (before the core can answer it). */
+  private taking(input: Input): void {
+    switch (input._tag) {
+      case "Cancel":
+        return this.calls.cancelled(input.handle)
+      case "Read":
+      case "Transfer":
+        return this.calls.requested(input.handle, input.waiter)
+      case "ChangeMembership":
+        return this.calls.changeRequested(input.handle, input.resume)
+      case "Propose":
+      case "CancelTransfer":
+      case "PublishSnapshot":
+      case "Peers":
+        return
     }
-    if (core.collisions.fatal !== undefined) {
-      // Thesis §6.3: a second live writer under our durable client id; fail-stop.
-      return this.stop(new ClientIdCollision({ clientId: core.collisions.fatal }))
-    }
-    if (ready.hasPersist) {
-      const batch = toWriteBatch(ready.persist)
-      const write = this.storageFast !== undefined ? this.storageFast.tryWrite(batch) : this.storage.write(batch)
-      if (write !== undefined) {
-        return Effect.flatMap(
-          Effect.either(write),
-          (written) => written._tag === "Left" ? this.stop(written.left) : later(this.persisted(ready))
-        )
-      }
-    }
-    return this.persisted(ready)
   }
 
-  /** `ready`'s write is durable: tell the core, then send, publish and resolve (`deliver`). */
-  private persisted(ready: Ready): Step {
-    this.core.onPersisted()
+  private accepted(input: Input, result: Accepted, now: number): void {
+    if (input._tag !== "Propose") return
+    if (result !== undefined && typeof result !== "boolean") this.calls.tooLarge(input, result as Oversize)
+    else this.calls.proposed(input, now)
+  }
+
+  private write(batch: WriteBatch): boolean {
+    const write = this.storageFast !== undefined ? this.storageFast.tryWrite(batch) : this.storage.write(batch)
+    if (write === undefined) return true
+    this.pendingWrite = write
+    return false
+  }
+
+  private send(to: NodeId, message: RaftMessage): void {
+    this.stats.frame("out", message._tag)
+    const send = this.outbox.send(to, message)
+    if (send !== undefined) this.effects.push(send)
+  }
+
+  /** A Ready's write is durable and its messages are out: publish, resolve, trace, meter. */
+  private deliver(ready: Ready): void {
     this.outbox.reset()
-    return this.deliver(ready, 0)
-  }
-
-  /** Sends `ready`'s messages from the `from`-th on, then publishes its committed items. */
-  private deliver(ready: Ready, from: number): Step {
-    const messages = ready.messages
-    for (let i = from; i < messages.length; i++) {
-      this.stats.frame("out", messages[i]!.message._tag)
-      const send = this.outbox.send(messages[i]!)
-      if (send !== undefined) return Effect.flatMap(send, () => later(this.deliver(ready, i + 1)))
-    }
-    this.publisher.committed()
-    return this.resolve(ready)
-  }
-
-  /** Completes the callers `ready` resolved, publishes its trace and metrics, and moves on. */
-  private resolve(ready: Ready): Step {
     const core = this.core
-    this.calls.resolve(ready, core.now, this.publisher.feed.through, core.metering, core.cfg.slowProposeThreshold)
+    const publisher = this.publisher
+    publisher.committed()
+    this.calls.resolve(ready, core.now, publisher.feed.through, core.metering, core.cfg.slowProposeThreshold)
     const slow = this.calls.slow
     if (slow.length > 0) {
       const threshold = core.cfg.slowProposeThreshold
-      const warn = Effect.forEach(
+      this.effects.push(Effect.forEach(
         slow.splice(0),
         ({ elapsedMs, index }) =>
           Effect.logWarning(`slow proposal: index ${index} committed ${elapsedMs} ms after it was proposed (slowProposeThreshold ${threshold} ms)`).pipe(
             Effect.annotateLogs({ node: core.id, index, elapsedMs })
           ),
         { discard: true }
-      )
-      return Effect.flatMap(warn, () => later(this.publishTrace(ready)))
+      ))
     }
-    return this.publishTrace(ready)
-  }
-
-  private publishTrace(ready: Ready): Step {
-    const tracing = this.publisher.trace(ready.trace)
-    if (tracing !== undefined) return Effect.flatMap(tracing, () => later(this.publishMetrics(ready)))
-    return this.publishMetrics(ready)
-  }
-
-  private publishMetrics(ready: Ready): Step {
-    const wedge = wedgeOf(ready.metrics)
-    if (wedge !== undefined) {
-      const warn = Effect.logWarning(
-        `suspected wedge (${wedge.reason}): leader ${wedge.leader ?? "unknown"} at term ${wedge.leaderTerm}, ` +
-          `our term ${wedge.term}, commit ${wedge.commitIndex}, applied ${wedge.appliedIndex}`
-      ).pipe(Effect.annotateLogs({ node: this.core.id, reason: wedge.reason }))
-      return Effect.flatMap(warn, () => later(this.publishMetricEvents(ready)))
-    }
-    return this.publishMetricEvents(ready)
-  }
-
-  private publishMetricEvents(ready: Ready): Step {
-    const publishing = this.publisher.metrics(ready.metrics)
-    if (publishing !== undefined) return Effect.flatMap(publishing, () => later(this.next(ready)))
-    return this.next(ready)
-  }
-
-  /** `ready` is done: record its metrics, then take the next one (reusing `ready`). */
-  private next(ready: Ready): Step {
+    const tracing = publisher.trace(ready.trace)
+    if (tracing !== undefined) this.effects.push(Effect.asVoid(tracing))
     const metrics = ready.metrics
-    if (metrics.length > 0) this.stats.record(metrics)
-    return this.process(this.core.takeReady(ready))
-  }
-
-  /** Fail-stop, as a turn's last step. */
-  private stop(error: RaftNodeFailure): Effect.Effect<boolean> {
-    return Effect.as(this.fail(error), false)
-  }
-
-  private readonly onFrame = (from: NodeId, bytes: Uint8Array): void => this.receiveFrame(from, bytes, this.core.now)
-  private readonly onInput = (input: Input): void => this.handle(input, this.core.now)
-
-  private receiveFrame(from: NodeId, bytes: Uint8Array, now: number): void {
-    const core = this.core
-    const decoded = decodeRaftMessage(bytes)
-    if (decoded._tag === "Left") {
-      core.trace(RaftTraceEvent.FrameUndecodable({
-        at: now,
-        node: core.id,
-        from,
-        byteCount: bytes.byteLength,
-        reason: decoded.left.reason
-      }))
-      this.stats.undecodable()
-      return
-    }
-    this.stats.frame("in", decoded.right._tag)
-    core.receive(from, decoded.right, now)
-  }
-
-  /** Hands one input to the core, recording the caller that now waits for its outcome. */
-  private handle(input: Input, now: number): void {
-    const core = this.core
-    switch (input._tag) {
-      case "Frame":
-        return this.receiveFrame(input.from, input.bytes, now)
-      case "Propose": {
-        const over = core.propose(input.handle, input.command, input.requestId, now)
-        if (over !== undefined) answer(input, Effect.fail(new PayloadTooLarge(over)))
-        else this.calls.proposed(input, now)
-        return
+    if (metrics.length > 0) {
+      const wedge = wedgeOf(metrics)
+      if (wedge !== undefined) {
+        this.effects.push(Effect.logWarning(
+          `suspected wedge (${wedge.reason}): leader ${wedge.leader ?? "unknown"} at term ${wedge.leaderTerm}, ` +
+            `our term ${wedge.term}, commit ${wedge.commitIndex}, applied ${wedge.appliedIndex}`
+        ).pipe(Effect.annotateLogs({ node: core.id, reason: wedge.reason })))
       }
-      case "Cancel":
-        this.calls.cancelled(input.handle)
-        core.cancel(input.handle)
-        return
-      case "Read":
-        this.calls.requested(input.handle, input.waiter)
-        if (input.mode === "Leader") core.readIndex(input.handle, now)
-        else core.readFence(input.handle, now)
-        return
-      case "Transfer":
-        this.calls.requested(input.handle, input.waiter)
-        core.transferLeadership(input.handle, input.target, now)
-        return
-      case "CancelTransfer":
-        core.cancelTransfer(now)
-        return
-      case "ChangeMembership":
-        this.calls.changeRequested(input.handle, input.resume)
-        core.changeMembership(input.handle, input.target, now)
-        return
-      case "PublishSnapshot":
-        core.compact(input.throughIndex, input.state, now)
-        return
-      case "Peers":
-        core.peersChanged(input.peers, now)
-        return
+      const publishing = publisher.metrics(metrics)
+      if (publishing !== undefined) this.effects.push(Effect.asVoid(publishing))
+      this.stats.record(metrics)
     }
+  }
+
+  private failed(failure: DriverFailure<StorageError>): void {
+    const error: RaftNodeFailure = failure._tag === "WriteFailed"
+      ? failure.error
+      : new ClientIdCollision({ clientId: failure.clientId })
+    this.effects.push(this.fail(error))
+  }
+
+  // ------------------------------------------------------------ the owning fiber
+
+  /**
+   * Runs turns until the node closes or fails. An idle engine parks on its doorbell until an input
+   * arrives or the core's next deadline (`WakeTimer`); a wake-up that finds nothing due parks again
+   * without taking a turn.
+   */
+  readonly run: Effect.Effect<void> = Effect.gen(this, function*() {
+    const clock = this.clock
+    const driver = this.driver
+    const timer = new WakeTimer(this.doorbell, clock)
+    this.publisher.state()
+    const stallMs = Math.max(20, this.core.cfg.electionTimeoutMin / 3)
+    /** A gap longer than `stallMs` between when the fiber expected to run and when it did is a stall. */
+    const noteGap = (expectedAt: number, now: number) => {
+      if (now - expectedAt > stallMs) driver.stalled(now, now - expectedAt)
+    }
+    let busySince = clock.unsafeCurrentTimeMillis()
+    /** The deposing deadline the engine last yielded to I/O for (once per deadline). */
+    let polledFor = -1
+    while (!this.calls.closed && !driver.isStopped) {
+      this.doorbell.clear()
+      let now = clock.unsafeCurrentTimeMillis()
+      if (!this.hasInput() && driver.nextDeadline() > now) {
+        const deadline = driver.nextDeadline()
+        yield* timer.park(deadline)
+        now = clock.unsafeCurrentTimeMillis()
+        noteGap(deadline, now)
+        busySince = now
+        if (!this.hasInput() && driver.nextDeadline() > now) continue
+      } else if (now - busySince >= MACROTASK_YIELD_MS) {
+        yield* Effect.sleep(0)
+        busySince = clock.unsafeCurrentTimeMillis()
+        noteGap(now, busySince)
+      } else {
+        yield* Effect.yieldNow()
+        noteGap(now, clock.unsafeCurrentTimeMillis())
+      }
+      const deposing = driver.deposingDeadline()
+      if (deposing <= clock.unsafeCurrentTimeMillis() && deposing !== polledFor) {
+        // Read the sockets before a timer that deposes someone fires (see the module comment).
+        polledFor = deposing
+        const before = clock.unsafeCurrentTimeMillis()
+        yield* Effect.sleep(0)
+        noteGap(before, clock.unsafeCurrentTimeMillis())
+      }
+      const frames = this.frames
+      if (frames !== undefined && frames.pending() > 0) frames.drain(driver.deliver)
+      const started = clock.unsafeCurrentTimeMillis()
+      driver.turn()
+      if (this.effects.length > 0 || this.pendingWrite !== undefined) yield* this.finishStep
+      // A turn (with its write) that ran this long was a stall for everyone waiting on us.
+      noteGap(started, clock.unsafeCurrentTimeMillis())
+    }
+  })
+
+  /** Runs what the ports queued, and the write the loop waits for, until the loop needs neither. */
+  private readonly finishStep: Effect.Effect<void> = Effect.gen(this, function*() {
+    for (;;) {
+      if (this.effects.length > 0) {
+        const effects = this.effects
+        this.effects = []
+        for (const effect of effects) yield* effect
+      }
+      const write = this.pendingWrite
+      if (write === undefined) return
+      this.pendingWrite = undefined
+      const written = yield* Effect.either(write)
+      if (written._tag === "Left") this.driver.writeFailed(written.left)
+      else this.driver.persisted()
+    }
+  })
+
+  private hasInput(): boolean {
+    return this.driver.hasInput() || (this.frames !== undefined && this.frames.pending() > 0)
   }
 
   /** The node's health now (see `RaftHealth`). */
@@ -359,6 +372,9 @@ export class Engine {
 
   /** Closes the node: every waiting caller gets a typed failure and the streams end. */
   shutdown(reason: string): Effect.Effect<void> {
-    return Effect.suspend(() => (this.calls.close(reason) ? this.publisher.close() : Effect.void))
+    return Effect.suspend(() => {
+      this.driver.stop()
+      return this.calls.close(reason) ? this.publisher.close() : Effect.void
+    })
   }
 }

@@ -1,22 +1,22 @@
 /**
- * What reaches the engine's mailbox: transport frames (when no fast path drains them), changes of
- * the transport's peer set, and API calls, each carrying the callback that resumes its caller. The
- * engine's fiber takes them at the start of a turn and hands them to the core (`Engine.handle`).
+ * What the engine puts in the drive loop's input queue (`Driver.inputs`): the `DriverInput`s, the
+ * API calls among them carrying the callback that resumes their caller. The loop hands them to the
+ * core at its next turn; the engine's ports (`Engine.ts`) record the callers that then wait.
  */
 import { Effect } from "effect"
 import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import type { CommandEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import { LeadershipLost, NotLeader } from "../../../services/raft/RaftErrors.js"
-import type { PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
+import type { Overloaded, PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
 import type { Outcome } from "../core/Ready.js"
 import type { Watch } from "./Callers.js"
 import type { ChangeResult } from "./MembershipRequests.js"
 import type { Waiter } from "./Requests.js"
 
-export type ProposeResult = Effect.Effect<CommandEntry, NotLeader | LeadershipLost | PayloadTooLarge>
+export type ProposeResult = Effect.Effect<CommandEntry, NotLeader | LeadershipLost | PayloadTooLarge | Overloaded>
 
-/** A proposal on its way to the core; it then waits in `Calls` until resolved. */
+/** A proposal on its way to the core; it waits in `Calls` until resolved. */
 export interface ProposeInput {
   readonly _tag: "Propose"
   readonly handle: number
@@ -31,7 +31,6 @@ export interface ProposeInput {
 }
 
 export type Input =
-  | { readonly _tag: "Frame"; readonly from: NodeId; readonly bytes: Uint8Array }
   | ProposeInput
   | { readonly _tag: "Cancel"; readonly handle: number }
   | { readonly _tag: "Read"; readonly handle: number; readonly mode: "Leader" | "Fence"; readonly waiter: Waiter }

@@ -8,12 +8,12 @@ import type { Effect } from "effect"
 import { encodeRaftMessage } from "../../codec/raft/RaftCodec.js"
 import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
 import type { RaftTransportShape } from "../../../services/raft/RaftTransport.js"
-import type { Outbound } from "../core/Ready.js"
+import type { NodeId } from "../../../services/raft/NodeId.js"
 import type { RaftTransportFastPath } from "../../../services/raft/TransportFastPath.js"
 
 export class Outbox {
   /** The last message sent in this `Ready` and its bytes (an identical AppendEntries reuses them). */
-  private lastSent: Outbound | undefined = undefined
+  private lastSent: RaftMessage | undefined = undefined
   private lastBytes: Uint8Array | undefined = undefined
 
   constructor(
@@ -27,13 +27,13 @@ export class Outbox {
     this.lastSent = undefined
   }
 
-  /** Sends `out`: `undefined` when done synchronously, else the Effect that sends it (run it now). */
-  send(out: Outbound): Effect.Effect<void> | undefined {
+  /** Sends `message` to `to`: `undefined` when done synchronously, else the Effect that sends it. */
+  send(to: NodeId, message: RaftMessage): Effect.Effect<void> | undefined {
     const last = this.lastSent
-    const bytes = last !== undefined && sameAppend(last.message, out.message) ? this.lastBytes! : encodeRaftMessage(out.message)
-    this.lastSent = out
+    const bytes = last !== undefined && sameAppend(last, message) ? this.lastBytes! : encodeRaftMessage(message)
+    this.lastSent = message
     this.lastBytes = bytes
-    return this.fast !== undefined ? this.fast.trySend(out.to, bytes) : this.transport.sendTo(out.to, bytes)
+    return this.fast !== undefined ? this.fast.trySend(to, bytes) : this.transport.sendTo(to, bytes)
   }
 }
 

@@ -1,12 +1,12 @@
 /**
- * How an idle engine waits: parked on its mailbox, with at most one timer fiber serving the core's
+ * How an idle engine waits: parked on its doorbell, with at most one timer fiber serving the core's
  * next deadline. The timer is re-armed only when the deadline moves earlier than the armed one —
  * not a fiber race and a fresh timer per wait. A timer that fires early (its deadline has since
  * moved later) merely wakes the loop, which finds nothing due and parks again.
  */
 import { Effect } from "effect"
 import type { Clock, Fiber } from "effect"
-import type { Mailbox } from "./Mailbox.js"
+import type { Doorbell } from "./Doorbell.js"
 
 export class WakeTimer {
   /** The armed timer fiber, its due time (`Infinity`: none) and a generation that retires stale ones. */
@@ -15,15 +15,15 @@ export class WakeTimer {
   private timerGen = 0
 
   constructor(
-    private readonly mailbox: Pick<Mailbox<unknown>, "wake" | "awaitItem">,
+    private readonly doorbell: Pick<Doorbell, "ring" | "wait">,
     /** The engine's clock (the `TestClock` in tests). */
     private readonly clock: Clock.Clock
   ) {}
 
-  /** Waits for an input or for `deadline` (an absolute Clock time; `Infinity`: no timer). */
+  /** Waits for a ring or for `deadline` (an absolute Clock time; `Infinity`: no timer). */
   park(deadline: number): Effect.Effect<void> {
-    if (deadline >= this.timerAt || deadline === Infinity) return this.mailbox.awaitItem
-    return Effect.zipRight(this.arm(deadline), this.mailbox.awaitItem)
+    if (deadline >= this.timerAt || deadline === Infinity) return this.doorbell.wait
+    return Effect.zipRight(this.arm(deadline), this.doorbell.wait)
   }
 
   /**
@@ -43,7 +43,7 @@ export class WakeTimer {
         if (this.timerGen !== gen) return
         this.timer = undefined
         this.timerAt = Infinity
-        this.mailbox.wake()
+        this.doorbell.ring()
       }))
     )
     return Effect.map(Effect.fork(fire), (fiber) => {

@@ -19,7 +19,7 @@
  */
 import { Effect, Stream } from "effect"
 import type { Clock } from "effect"
-import type { RaftNodeShape } from "../../../services/raft/RaftNode.js"
+import type { ProposeFailFastOptions, ProposeOptions, RaftNodeShape } from "../../../services/raft/RaftNode.js"
 import type { RaftStorageShape } from "../../../services/raft/RaftStorage.js"
 import type { RaftTransportShape } from "../../../services/raft/RaftTransport.js"
 import type { VirtualTimers } from "./VirtualTimers.js"
@@ -88,7 +88,8 @@ export class NodeGate {
     return {
       ...raw,
       committedFrom: (fromIndex) => Stream.unwrap(Effect.as(pass, raw.committedFrom(fromIndex))),
-      propose: (command, options) => Effect.zipRight(pass, raw.propose(command, options)),
+      propose: ((command: Uint8Array, options?: ProposeOptions | ProposeFailFastOptions) =>
+        Effect.zipRight(pass, raw.propose(command, options as ProposeFailFastOptions))) as RaftNodeShape["propose"],
       readIndex: Effect.zipRight(pass, raw.readIndex),
       readFence: Effect.zipRight(pass, raw.readFence),
       transferLeadership: (target) => Effect.zipRight(pass, raw.transferLeadership(target)),

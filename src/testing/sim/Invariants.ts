@@ -8,7 +8,7 @@ import type { RaftMessage } from "../../codec/raft/RaftMessage.js"
 import type { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
 import type { Committed, LogEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
-import type { PersistBatch } from "../../raft/core/Ready.js"
+import type { WriteBatch } from "../../../services/raft/RaftStorage.js"
 import { ReplayOracle, sameBytes } from "./ReplayOracle.js"
 import type { SimCluster, SimNode, SimObserver } from "./SimCluster.js"
 
@@ -77,7 +77,7 @@ export class InvariantChecker implements SimObserver {
     this.leaderLog.delete(node.id)
   }
 
-  onPersist(node: SimNode, batch: PersistBatch): void {
+  onPersist(node: SimNode, batch: WriteBatch): void {
     // No committed entry is ever overwritten: a truncation may remove a stale entry at an index
     // that is committed elsewhere (with a different entry), never the committed entry itself.
     // Entries a snapshot in the same batch covers are discarded, not overwritten.
@@ -110,12 +110,25 @@ export class InvariantChecker implements SimObserver {
   }
 
   onSend(node: SimNode, to: NodeId, m: RaftMessage): void {
-    // A vote grant leaves only after the vote is durable (B11): the disk must already hold it.
-    if (m._tag === "RequestVoteResponse" && m.voteGranted) {
-      // The storage acknowledged the write (what a crash keeps is the disk model's business).
-      const stored = node.disk.currentState().hardState
-      const held = stored.term === m.term ? stored.votedFor : null
+    // Nothing leaves before the write it depends on is acknowledged by the storage (what a crash
+    // keeps of an acknowledged write is the disk model's business): the term a message carries
+    // (a pre-vote proposes one and adopts none; a vouch request or vouch names another leader's),
+    // a vote it grants (B11), entries it acknowledges.
+    const acked = node.ackedHard
+    if (m._tag !== "PreVote" && m._tag !== "VouchRequest" && m._tag !== "Vouch" && "term" in m && m.term > acked.term) {
+      this.fail("TermDurableBeforeSend", `${node.id} sends ${m._tag} at term ${m.term} while its acknowledged term is ${acked.term}`)
+    }
+    // A grant is safe once the vote is durable, or once a later term is (the node can never vote
+    // in this term again: one turn may grant at term t, then adopt t + 1 and write only that).
+    if (m._tag === "RequestVoteResponse" && m.voteGranted && acked.term <= m.term) {
+      const held = acked.term === m.term ? acked.votedFor : null
       if (held !== to) this.fail("VoteDurableBeforeReply", `${node.id} grants ${to} in term ${m.term} but stored vote is ${held}`)
+    }
+    if (m._tag === "AppendEntriesResponse" && m.success && m.matchIndex > node.ackedLast) {
+      this.fail(
+        "AppendDurableBeforeAck",
+        `${node.id} acknowledges entries through ${m.matchIndex} to ${to} but its storage acknowledged only through ${node.ackedLast}`
+      )
     }
   }
 
@@ -201,7 +214,8 @@ export class InvariantChecker implements SimObserver {
     if (node.sm.applied > core.commitIndex) this.fail("AppliedLeCommitted", `${node.id} applied ${node.sm.applied} > commit ${core.commitIndex}`)
     if (core.log.snapshotIndex > core.commitIndex) this.fail("SnapshotLeCommit", `${node.id} snapshot ${core.log.snapshotIndex} > commit ${core.commitIndex}`)
     // openraft's ordering: snapshot ≤ applied (the consumer published or installed it).
-    if (core.log.snapshotIndex > node.sm.applied) this.fail("SnapshotLeApplied", `${node.id} snapshot ${core.log.snapshotIndex} > applied ${node.sm.applied}`)
+    // (Not while a write is in flight: an installed snapshot reaches the consumer once it is durable.)
+    if (node.writing === undefined && core.log.snapshotIndex > node.sm.applied) this.fail("SnapshotLeApplied", `${node.id} snapshot ${core.log.snapshotIndex} > applied ${node.sm.applied}`)
     if (core.commitIndex > core.log.lastIndex) this.fail("CommitLeLastIndex", `${node.id} commit ${core.commitIndex} > last ${core.log.lastIndex}`)
 
     const wasLeader = this.lastRole.get(node.id) === "Leader"
