@@ -13,6 +13,7 @@ import * as bench from "./commands/bench.js"
 import * as cluster from "./commands/cluster.js"
 import * as kv from "./commands/kv.js"
 import * as members from "./commands/members.js"
+import * as serve from "./commands/serve.js"
 import * as sim from "./commands/sim.js"
 import * as status from "./commands/status.js"
 import { CliError, ExitCode } from "./errors.js"
@@ -23,11 +24,12 @@ export const VERSION = "0.1.0"
 
 export const root = Command.make("kuilt").pipe(
   Command.withDescription(
-    "Run and use a Raft cluster with a built-in key-value store. Servers: cluster (m voters in one process, the default of `npm start`). " +
+    "Run and use a Raft cluster with a built-in key-value store. Servers: serve (one voter per process), cluster (m voters in one process). " +
       "Clients (any server's endpoint): put, get, cas, del, watch, status, members, transfer. Tools: bench, sim. " +
       "Every option also reads KUILT_<NAME> from the environment; --log-level or KUILT_LOG_LEVEL sets the log level."
   ),
   Command.withSubcommands([
+    serve.command,
     cluster.command,
     kv.put,
     kv.get,

@@ -11,6 +11,7 @@ import { Data } from "effect"
 import type { Effect } from "effect"
 import type { ClusterConfig } from "../../services/raft/ClusterConfig.js"
 import type { KvNodeShape } from "../cli/kv/KvNode.js"
+import type { NodeStatus } from "./ApiSchema.js"
 
 /** A node this process runs: `kv` while it is up. */
 export interface LocalNode {
@@ -85,6 +86,11 @@ export interface ClusterHostShape {
   readonly nodes: Effect.Effect<ReadonlyArray<LocalNode>>
   /** The other servers (empty in `cluster` mode). */
   readonly peers: ReadonlyArray<Peer>
+  /**
+   * The other servers' nodes as they report them (`serve` mode), for the dashboard's live feed:
+   * the page shows the whole cluster whichever server it was opened on.
+   */
+  readonly remote?: Effect.Effect<ReadonlyArray<NodeStatus>>
   /**
    * Adds `id` as a learner (in `cluster` mode this process also starts that node and it catches
    * up); returns the new configuration once committed.

@@ -68,7 +68,7 @@ export const make = (host: ClusterHostShape): Effect.Effect<HttpApp.Default<neve
       HttpRouter.get(
         "/api/events",
         Effect.succeed(sseStream(
-          Stream.repeatEffectWithSchedule(clusterStatus(host, rates), Schedule.spaced(FEED_EVERY)).pipe(Stream.map((s) => sse("status", s)))
+          Stream.repeatEffectWithSchedule(clusterStatus(host, rates, true), Schedule.spaced(FEED_EVERY)).pipe(Stream.map((s) => sse("status", s)))
         ))
       ),
       HttpRouter.get(

@@ -35,7 +35,8 @@ export class CommitRates {
   }
 }
 
-const downStatus = (n: LocalNode): NodeStatus => ({
+/** The status of a node that is not running (or cannot be reached). */
+export const downStatus = (n: LocalNode): NodeStatus => ({
   id: n.id,
   up: false,
   down: n.down ?? "stopped",
@@ -94,11 +95,16 @@ export const nodeStatus = (n: LocalNode, rates: CommitRates | undefined, stallAf
     }
   })
 
-/** The status of every node of `host` now. */
-export const clusterStatus = (host: ClusterHostShape, rates: CommitRates | undefined): Effect.Effect<ClusterStatus> =>
+/**
+ * The status of every node of `host` now; with `withRemote`, also the other servers' nodes as they
+ * report them (the dashboard's feed; `/api/status` answers for this server only).
+ */
+export const clusterStatus = (host: ClusterHostShape, rates: CommitRates | undefined, withRemote = false): Effect.Effect<ClusterStatus> =>
   Effect.gen(function*() {
     const nodes = yield* host.nodes
-    const statuses = yield* Effect.forEach(nodes, (n) => nodeStatus(n, rates))
+    const local = yield* Effect.forEach(nodes, (n) => nodeStatus(n, rates))
+    const remote = withRemote && host.remote !== undefined ? yield* host.remote : []
+    const statuses = [...local, ...remote].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     return {
       mode: host.mode,
       server: host.name,
