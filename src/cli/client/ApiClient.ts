@@ -53,6 +53,11 @@ export interface RequestOptions<A, I> {
   readonly accept?: ReadonlyArray<number>
   /** `"always"`: re-send on another endpoint when the outcome is unknown (safe only for writes with a request id). */
   readonly retry?: "unavailable" | "always"
+  /**
+   * Re-send a request the server refused as retryable (409 with `retryable: true`: a membership
+   * change that met a leader change). Safe only for requests that are idempotent on the server.
+   */
+  readonly retryRefusals?: boolean
 }
 
 export interface Answer<A> {
@@ -138,6 +143,7 @@ export const make = (endpoints: ReadonlyArray<string>, timeout: Duration.Duratio
               break
             }
             if (status === 503) continue
+            if (status === 409 && o.retryRefusals === true && body.retryable === true) break
             if (status === 504) {
               unknown = true
               if (o.retry === "always") continue

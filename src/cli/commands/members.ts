@@ -30,7 +30,7 @@ const change = (action: "add" | "promote" | "remove", description: string) =>
   Command.make(action, { id, ...common }, (o) =>
     withClient(o.endpoints, Math.max(o.timeout, 20_000), (client) =>
       Effect.flatMap(
-        client.request({ method: "POST", path: "/api/members", body: { action, id: o.id }, schema: S.Members }),
+        client.request({ method: "POST", path: "/api/members", body: { action, id: o.id }, schema: S.Members, retryRefusals: true }),
         (a) => show(a.value, o.json)
       ))
   ).pipe(Command.withDescription(description))
@@ -55,7 +55,7 @@ export const transfer = Command.make(
     withClient(o.endpoints, Math.max(o.timeout, 20_000), (client) =>
       Effect.gen(function*() {
         const body = o.target._tag === "Some" ? { target: o.target.value } : {}
-        const a = yield* client.request({ method: "POST", path: "/api/transfer", body, schema: S.TransferResponse })
+        const a = yield* client.request({ method: "POST", path: "/api/transfer", body, schema: S.TransferResponse, retryRefusals: true })
         yield* Console.log(o.json ? JSON.stringify(a.value) : `leader: ${a.value.leader}`)
       }))
 ).pipe(Command.withDescription("Hand leadership to a voter (thesis §3.10)."))

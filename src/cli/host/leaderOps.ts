@@ -58,6 +58,8 @@ export const changeMembership = (
     const current = yield* leader.membership.get
     const target = next(current)
     if (target instanceof ChangeFailed) return yield* target
+    // Already there (a retried request whose first attempt committed): nothing to change.
+    if (sameConfig(current, target)) return current
     return yield* changeMembershipWithRetry(leader, target, { maxAttempts: 50, retryDelay: Duration.millis(200) }).pipe(
       Effect.timeoutFail({
         duration: CHANGE_TIMEOUT,
@@ -72,16 +74,24 @@ export const changeMembership = (
     )
   })
 
-/** The configuration with `id` added as a learner. */
+const sameSet = (a: ReadonlySet<string>, b: ReadonlySet<string>) => a.size === b.size && [...a].every((x) => b.has(x))
+const sameConfig = (a: ClusterConfig, b: ClusterConfig) => sameSet(a.voters, b.voters) && sameSet(a.learners, b.learners)
+
+/**
+ * The configuration with `id` added as a learner. Each of these targets is idempotent (asking
+ * for what already holds changes nothing), so a client may retry a change that met a leader change.
+ */
 export const withLearner = (id: string) => (c: ClusterConfig): ClusterConfig | ChangeFailed =>
-  c.voters.has(id as NodeId) || c.learners.has(id as NodeId)
-    ? new ChangeFailed({ reason: `${id} is already a member`, retryable: false })
+  c.learners.has(id as NodeId)
+    ? c
+    : c.voters.has(id as NodeId)
+    ? new ChangeFailed({ reason: `${id} is already a voter`, retryable: false })
     : ClusterConfig.of(c.voters, [...c.learners, id])
 
 /** The configuration with learner `id` made a voter. */
 export const promoted = (id: string) => (c: ClusterConfig): ClusterConfig | ChangeFailed =>
   c.voters.has(id as NodeId)
-    ? new ChangeFailed({ reason: `${id} is already a voter`, retryable: false })
+    ? c
     : !c.learners.has(id as NodeId)
     ? new ChangeFailed({ reason: `${id} is not a learner (add it first: members add ${id})`, retryable: false })
     : ClusterConfig.of([...c.voters, id], [...c.learners].filter((l) => l !== id))
@@ -89,7 +99,7 @@ export const promoted = (id: string) => (c: ClusterConfig): ClusterConfig | Chan
 /** The configuration without `id`. */
 export const without = (id: string) => (c: ClusterConfig): ClusterConfig | ChangeFailed =>
   !c.voters.has(id as NodeId) && !c.learners.has(id as NodeId)
-    ? new ChangeFailed({ reason: `${id} is not a member`, retryable: false })
+    ? c
     : c.voters.has(id as NodeId) && c.voters.size === 1
     ? new ChangeFailed({ reason: `${id} is the last voter`, retryable: false })
     : ClusterConfig.of([...c.voters].filter((v) => v !== id), [...c.learners].filter((l) => l !== id))
