@@ -9,13 +9,12 @@
 import { CliConfig, Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { Cause, Config, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
-import * as bench from "./commands/bench.js"
 import * as cluster from "./commands/cluster.js"
 import * as kv from "./commands/kv.js"
 import * as members from "./commands/members.js"
 import * as serve from "./commands/serve.js"
-import * as sim from "./commands/sim.js"
 import * as status from "./commands/status.js"
+import * as up from "./commands/up.js"
 import { CliError, ExitCode } from "./errors.js"
 import { logLevel } from "./options.js"
 
@@ -24,12 +23,13 @@ export const VERSION = "0.1.0"
 
 export const root = Command.make("kuilt").pipe(
   Command.withDescription(
-    "Run and use a Raft cluster with a built-in key-value store. Servers: serve (one voter per process), cluster (m voters in one process). " +
-      "Clients (any server's endpoint): put, get, cas, del, watch, status, members, transfer. Tools: bench, sim. " +
+    "Run and use a Raft cluster with a built-in key-value store. Servers: serve (one voter per process), up (a local cluster of serve processes: `npm start`), cluster (m voters in one process). " +
+      "Clients (any server's endpoint): put, get, cas, del, watch, status, members, transfer. " +
       "Every option also reads KUILT_<NAME> from the environment; --log-level or KUILT_LOG_LEVEL sets the log level."
   ),
   Command.withSubcommands([
     serve.command,
+    up.command,
     cluster.command,
     kv.put,
     kv.get,
@@ -38,9 +38,7 @@ export const root = Command.make("kuilt").pipe(
     kv.watch,
     status.command,
     members.members,
-    members.transfer,
-    bench.command,
-    sim.command
+    members.transfer
   ])
 )
 

@@ -25,8 +25,12 @@ const IDS = ["n1", "n2", "n3"]
 const all = () => servers.map((s) => s.endpoint).join(",")
 const live = () => servers.filter((s) => s.process.exit() === undefined)
 
+/** Progress on stderr, so a slow run's log shows where it is. */
+const step = (what: string) => process.stderr.write(`[cli.test ${new Date().toISOString().slice(11, 19)}] ${what}\n`)
+
 /** Runs `kuilt args` and expects exit 0. */
 const ok = async (args: ReadonlyArray<string>): Promise<CliRun> => {
+  step(`kuilt ${args.join(" ")}`)
   const r = await kuilt(cli, args)
   expect(r.code, showRun(args, r)).toBe(0)
   return r
@@ -50,7 +54,7 @@ const status = async (endpoints: string): Promise<ReadonlyArray<StatusRow>> => {
 
 /** Waits (via `kuilt status`) until every node in `ids` is up and agrees on one leader among them. */
 const awaitLeader = (ids: ReadonlyArray<string>, endpoints: string, timeoutMs = 60_000) =>
-  waitFor(() => status(endpoints), (rows) => {
+  (step(`await a leader among ${ids.join(", ")}`), waitFor)(() => status(endpoints), (rows) => {
     const mine = rows.filter((r) => ids.includes(r.id))
     const leader = mine.find((r) => r.role === "Leader")?.id
     return mine.length === ids.length && leader !== undefined && mine.every((r) => r.leader === leader)

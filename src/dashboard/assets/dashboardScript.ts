@@ -2,7 +2,8 @@
  * The cluster page's script (served as `/assets/dashboard.js`): plain browser JavaScript, no
  * framework. It follows `/api/events` (server-sent events carrying the `ClusterStatus` every
  * half second; reconnecting by itself) and renders one card per node; its buttons call the HTTP
- * API (`src/dashboard/Api.ts`) and report each outcome in the activity list.
+ * API (`src/dashboard/Api.ts`) and report each outcome in the activity list. In `serve` mode the
+ * feed carries every server's nodes, and a page whose server went away moves to another one.
  *
  * Kept as a string (no template literals or interpolation inside) so the package ships it as is.
  */
@@ -127,14 +128,34 @@ export const DASHBOARD_SCRIPT = `
     }
   }
 
+  // In serve mode every server serves this page: when ours stops answering (it was killed), move
+  // to another server of the cluster, so the page outlives any one node.
+  var failures = 0;
+  function moveElsewhere() {
+    var s = state.status;
+    if (!s || s.mode !== "serve" || s.peers.length === 0) return;
+    var peers = s.peers;
+    (function probe(i) {
+      if (i >= peers.length) return;
+      // Another origin: an opaque answer is enough to know the server is up.
+      fetch(peers[i].url + "/health", { mode: "no-cors" }).then(function () {
+        location.href = peers[i].url + "/";
+      }, function () { probe(i + 1); });
+    })(0);
+  }
   function connect() {
     var es = new EventSource("/api/events");
     es.addEventListener("status", function (e) {
+      failures = 0;
       $("live").className = "dot ok";
       $("livetext").textContent = "live";
       render(JSON.parse(e.data));
     });
-    es.onerror = function () { $("live").className = "dot bad"; $("livetext").textContent = "reconnecting"; };
+    es.onerror = function () {
+      $("live").className = "dot bad";
+      $("livetext").textContent = "reconnecting";
+      if (++failures >= 3) moveElsewhere();
+    };
   }
 
   function act(kind, id) {

@@ -1,3 +1,0 @@
-/** placeholder */
-import { Command } from "@effect/cli"
-export const command = Command.make("sim")
