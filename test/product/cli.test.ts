@@ -124,9 +124,11 @@ describe("kuilt serve × 3, driven by the kuilt command", () => {
     // transfer to a chosen follower, sent to a server that does not lead (the client follows).
     const target = IDS.find((id) => id !== first)!
     const via = servers.find((s) => s.id !== first && s.id !== target)!
+    // The server answers once the target leads (it awaited the new term's leader). Whether it
+    // still leads seconds later is up to the machine's load (a starved heartbeat can start an
+    // election), so the kill below targets whoever leads then.
     expect((await ok(["transfer", "-e", via.endpoint, target])).stdout.trim()).toBe(`leader: ${target}`)
     const leader = await awaitLeader(IDS, all())
-    expect(leader).toBe(target)
 
     // Kill the leader's process; the CLI, given every endpoint, keeps working.
     const victim = servers.find((s) => s.id === leader)!
