@@ -74,9 +74,10 @@ export const DASHBOARD_SCRIPT = `
     if (n.up && role !== "Leader" && kind === "voter") b += '<button data-act="transfer" data-id="' + esc(n.id) + '">Make leader</button>';
     if (controls) {
       if (n.up) b += '<button class="danger" data-act="kill" data-id="' + esc(n.id) + '">Kill</button>';
-      else b += '<button class="primary" data-act="restart" data-id="' + esc(n.id) + '">Restart</button>';
+      // A serve-mode node is a process of its own: kuilt up (--restart-after) restarts it, not the page.
+      else if (s.mode === "cluster") b += '<button class="primary" data-act="restart" data-id="' + esc(n.id) + '">Restart</button>';
       if (isolated || cut) b += '<button data-act="heal" data-id="' + esc(n.id) + '">Heal links</button>';
-      else b += '<button data-act="isolate" data-id="' + esc(n.id) + '">Isolate</button>';
+      else if (n.up) b += '<button data-act="isolate" data-id="' + esc(n.id) + '">Isolate</button>';
     }
     h += '<div class="buttons">' + b + "</div>";
     h += '<ul class="tail">' + tailHtml(n) + "</ul>";
