@@ -72,6 +72,8 @@ const describeTransport = (e: unknown): string => {
   return inner?.code ?? inner?.message ?? cause?.message ?? String(e)
 }
 
+const parseJson = Schema.decodeUnknownEither(Schema.parseJson())
+
 /** Pause between passes over the endpoint list (nobody could serve). */
 const PASS_PAUSE = Duration.millis(200)
 
@@ -121,12 +123,9 @@ export const make = (endpoints: ReadonlyArray<string>, timeout: Duration.Duratio
             }
             reached = true
             const { status, text } = sent.right
-            let json: unknown
-            try {
-              json = text.length === 0 ? null : JSON.parse(text)
-            } catch {
-              json = { error: "NotJson", message: text.slice(0, 200) }
-            }
+            const json: unknown = text.length === 0
+              ? null
+              : Either.getOrElse(parseJson(text), () => ({ error: "NotJson", message: text.slice(0, 200) }))
             if ((status >= 200 && status < 300) || o.accept?.includes(status)) {
               const value = decode(json)
               if (Either.isLeft(value)) {

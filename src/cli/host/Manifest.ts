@@ -37,7 +37,8 @@ export const write = (dir: string, m: Manifest): Effect.Effect<void, string, Fil
     const fs = yield* FileSystem.FileSystem
     const file = join(dir, MANIFEST_FILE)
     const tmp = `${file}.tmp`
-    yield* fs.writeFileString(tmp, `${Schema.encodeSync(Json)(m)}\n`).pipe(Effect.mapError((e) => `cannot write ${tmp}: ${e.message}`))
+    const text = yield* Schema.encode(Json)(m).pipe(Effect.mapError((e) => `cannot encode the manifest: ${e.message}`))
+    yield* fs.writeFileString(tmp, `${text}\n`).pipe(Effect.mapError((e) => `cannot write ${tmp}: ${e.message}`))
     yield* fs.rename(tmp, file).pipe(Effect.mapError((e) => `cannot write ${file}: ${e.message}`))
   })
 
