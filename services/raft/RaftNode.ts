@@ -43,6 +43,13 @@ export interface RaftHealth {
   readonly appliedIndex: number
   readonly lastAppliedAdvanceAt: number
   readonly leaderCommitIndex: number
+  /** The last index in this node's log, durable or not (0 when empty). */
+  readonly lastLogIndex: number
+  /**
+   * On a leader, each other member's acknowledged match index (Figure 2 `matchIndex[]`), voters
+   * and learners; empty on every other role. `lastLogIndex − matchIndex` is that follower's lag.
+   */
+  readonly followers: ReadonlyArray<{ readonly id: NodeId; readonly matchIndex: number }>
   readonly wedge: {
     readonly reason: WedgeReason
     readonly since: number

@@ -166,7 +166,10 @@ export class Engine {
 
   private decode(from: NodeId, bytes: Uint8Array, now: number): RaftMessage | undefined {
     const decoded = decodeRaftMessage(bytes)
-    if (decoded._tag === "Right") return decoded.right
+    if (decoded._tag === "Right") {
+      this.stats.frame("in", decoded.right._tag)
+      return decoded.right
+    }
     const core = this.core
     core.trace(RaftTraceEvent.FrameUndecodable({
       at: now,
@@ -211,6 +214,7 @@ export class Engine {
   }
 
   private send(to: NodeId, message: RaftMessage): void {
+    this.stats.frame("out", message._tag)
     const send = this.outbox.send(to, message)
     if (send !== undefined) this.effects.push(send)
   }
@@ -350,6 +354,9 @@ export class Engine {
       appliedIndex: this.publisher.feed.through,
       lastAppliedAdvanceAt: w.appliedAt,
       leaderCommitIndex: c.role === "Leader" ? c.commitIndex : w.leaderCommit,
+      // Observability (product: the match-lag gauges and the status table).
+      lastLogIndex: c.log.lastIndex,
+      followers: c.role === "Leader" && !stopped ? [...c.progress].map(([id, p]) => ({ id, matchIndex: p.match })) : [],
       wedge: s === undefined ? null : { reason: s.reason, since: s.since, leader: s.leader ?? null, leaderTerm: s.leaderTerm },
       stopped
     }

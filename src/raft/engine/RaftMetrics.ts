@@ -33,6 +33,12 @@ export const electionTimeouts = Metric.counter("kuilt_raft_election_timeouts_tot
  * `RefusalGate`, or `Undecodable`).
  */
 export const refusedFrames = Metric.counter("kuilt_raft_refused_frames_total", { incremental: true })
+/**
+ * Raft frames this node sent (`direction="out"`, counted when handed to the transport) and
+ * received and decoded (`direction="in"`), tagged `type` (the message's tag: `AppendEntries`,
+ * `RequestVote`, ...).
+ */
+export const frames = Metric.counter("kuilt_raft_frames_total", { incremental: true })
 /** Wedges this node suspected, tagged `reason` (`WedgeReason`). */
 export const wedgesSuspected = Metric.counter("kuilt_raft_wedges_suspected_total", { incremental: true })
 
@@ -40,6 +46,8 @@ export class EngineMetrics {
   private readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
   /** Label sets by reason, built once per reason (refusals can come in floods). */
   private readonly byReason = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+  /** Label sets by frame direction and type, built once each (frames are on the hot path). */
+  private readonly byFrame = { in: new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>(), out: new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>() }
 
   constructor(node: NodeId) {
     this.labels = [MetricLabel.make("node", node)]
@@ -69,6 +77,17 @@ export class EngineMetrics {
   /** A proposal of this node reached its committed stream `elapsedMs` after it was accepted. */
   applied(elapsedMs: number): void {
     applyLatency.unsafeUpdate(elapsedMs, this.labels)
+  }
+
+  /** A frame of type `type` was sent (`out`) or received and decoded (`in`). */
+  frame(direction: "in" | "out", type: string): void {
+    const byType = this.byFrame[direction]
+    let labels = byType.get(type)
+    if (labels === undefined) {
+      labels = [...this.labels, MetricLabel.make("direction", direction), MetricLabel.make("type", type)]
+      byType.set(type, labels)
+    }
+    frames.unsafeUpdate(1, labels)
   }
 
   undecodable(): void {
