@@ -5,8 +5,8 @@
  * and whether the host is down, so the nemesis and the clients see one picture.
  */
 import { Duration, Effect, Scope } from "effect"
-import { spawnChild } from "../../bench/processes/children.js"
-import type { Child, ChildError } from "../../bench/processes/children.js"
+import { start } from "./spawn.js"
+import type { Proc, SpawnError } from "./spawn.js"
 import type { HostInfo } from "./hostChild.js"
 import type { Plant, VoterArgs, VoterFinal, VoterStatus } from "./voterChild.js"
 
@@ -18,26 +18,24 @@ export interface ProcsOptions {
   readonly opTimeoutMs: number
 }
 
-const here = (file: string) => `../../test/nemesis/${file}`
-
 export class Procs {
   readonly voters: ReadonlyArray<string>
-  private readonly current = new Map<string, Child>()
+  private readonly current = new Map<string, Proc>()
   /** Voters killed and not yet ready again. */
   readonly down = new Set<string>()
   readonly paused = new Set<string>()
   hostDown = false
   /** Processes that exited without the nemesis killing them (name and exit). */
   readonly unexpectedExits: Array<string> = []
-  private readonly killedByUs = new Set<Child>()
-  private host!: Child
+  private readonly killedByUs = new Set<Proc>()
+  private host!: Proc
   hostInfo!: HostInfo
 
   constructor(readonly options: ProcsOptions, private readonly scope: Scope.Scope) {
     this.voters = options.voters
   }
 
-  private watch(child: Child): void {
+  private watch(child: Proc): void {
     Effect.runFork(Effect.map(child.exited, (e) => {
       if (!this.killedByUs.has(child) && !this.closing) this.unexpectedExits.push(`${child.name} (code ${e.code}, ${e.signal})`)
     }))
@@ -45,10 +43,10 @@ export class Procs {
 
   closing = false
 
-  startHost(port: number): Effect.Effect<void, ChildError> {
+  startHost(port: number): Effect.Effect<void, SpawnError> {
     return Effect.gen(this, function*() {
       const host = yield* Scope.extend(
-        spawnChild("host", here("hostChild.ts"), { port, secret: this.options.secret }),
+        start("host", "host", { port, secret: this.options.secret }, Duration.seconds(90)),
         this.scope
       )
       this.host = host
@@ -58,7 +56,7 @@ export class Procs {
     })
   }
 
-  startVoter(id: string): Effect.Effect<void, ChildError> {
+  startVoter(id: string): Effect.Effect<void, SpawnError> {
     return Effect.gen(this, function*() {
       const args: VoterArgs = {
         url: this.hostInfo.url,
@@ -70,7 +68,7 @@ export class Procs {
         plant: this.options.plant,
         opTimeoutMs: this.options.opTimeoutMs
       }
-      const child = yield* Scope.extend(spawnChild(id, here("voterChild.ts"), args, { readyTimeout: Duration.seconds(90) }), this.scope)
+      const child = yield* Scope.extend(start(id, "voter", args, Duration.seconds(90)), this.scope)
       this.current.set(id, child)
       this.down.delete(id)
       this.watch(child)
@@ -108,12 +106,12 @@ export class Procs {
     return Effect.asVoid(this.host.exited)
   }
 
-  awaitExit(child: Child): Effect.Effect<void> {
+  awaitExit(child: Proc): Effect.Effect<void> {
     return Effect.asVoid(child.exited)
   }
 
   /** The current process of voter `id` (also when paused), if it is up. */
-  voter(id: string): Child | undefined {
+  voter(id: string): Proc | undefined {
     return this.current.get(id)
   }
 
@@ -126,11 +124,11 @@ export class Procs {
     return this.down.size + this.paused.size
   }
 
-  hostCounters(): Effect.Effect<Record<string, number>, ChildError> {
+  hostCounters(): Effect.Effect<Record<string, number>, SpawnError> {
     return this.host.request("counters", null, Duration.seconds(10))
   }
 
-  status(id: string, timeout: Duration.DurationInput = Duration.seconds(2)): Effect.Effect<VoterStatus, ChildError> {
+  status(id: string, timeout: Duration.DurationInput = Duration.seconds(2)): Effect.Effect<VoterStatus, SpawnError> {
     const child = this.current.get(id)
     return child === undefined
       ? Effect.die(new Error(`${id} is down`))
@@ -146,7 +144,7 @@ export class Procs {
     })
   }
 
-  final(id: string): Effect.Effect<VoterFinal, ChildError> {
+  final(id: string): Effect.Effect<VoterFinal, SpawnError> {
     return this.current.get(id)!.request<VoterFinal>("final", null, Duration.seconds(30))
   }
 }
