@@ -20,7 +20,7 @@ const HELP = `npm run nemesis -- [options]
   --voters LIST     voters per run, cycled over the runs, e.g. 3 or 3,3,5 (default 3)
   --clients N       concurrent logical clients (default 8)
   --keys N          keys the clients share (default 4)
-  --interval MS     mean time between fault starts (default 1500)
+  --interval MS     mean time between fault starts (default 1000)
   --converge MS     longest wait for the voters to agree after healing (default 60000)
   --plant KIND      run a deliberately broken voter to show the checker catches it:
                     stale-read (reads without a read fence) or early-ack (puts acknowledged
@@ -85,7 +85,7 @@ const program = Effect.gen(function*() {
       durationMs: duration * 1000,
       clients: int("clients", 8),
       keys: int("keys", 4),
-      intervalMs: int("interval", 1500),
+      intervalMs: int("interval", 1000),
       plant,
       convergeMs: int("converge", 60_000),
       minFaults: int("min-faults", 0),
