@@ -71,6 +71,8 @@ if (voterCounts.some((n) => !Number.isSafeInteger(n) || n < 3)) {
   process.stderr.write(`--voters wants counts of at least 3\n`)
   process.exit(2)
 }
+// Ctrl-C: exit through process.on("exit"), which kills the children and removes the bundle.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => process.exit(130))
 const log = (line: string) => process.stderr.write(`[nemesis] ${line}\n`)
 
 const program = Effect.gen(function*() {

@@ -15,8 +15,8 @@ import type { Scope } from "effect"
 import { build } from "esbuild"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { mkdirSync, rmSync } from "node:fs"
-import { join } from "node:path"
+import { mkdirSync, rmdirSync, rmSync } from "node:fs"
+import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { ENV_ARGS, ENV_CONTROLLER, EXIT, isFromChild } from "../../bench/processes/protocol.js"
@@ -46,7 +46,13 @@ const live = new Set<ChildProcess>()
 let bundleDir: string | undefined
 process.on("exit", () => {
   for (const p of live) p.kill("SIGKILL")
-  if (bundleDir !== undefined) rmSync(bundleDir, { recursive: true, force: true })
+  if (bundleDir === undefined) return
+  rmSync(bundleDir, { recursive: true, force: true })
+  try {
+    rmdirSync(dirname(bundleDir)) // only when no other harness run is using it
+  } catch {
+    // not empty
+  }
 })
 
 /** Bundles the child scripts (once per controller process). */
