@@ -15,7 +15,7 @@ import type { Plant } from "./voterChild.js"
 const HELP = `npm run nemesis -- [options]
 
   --runs N          runs, one after another (default 1)
-  --duration S      seconds of clients + faults per run (default 60)
+  --duration S      seconds of clients + faults per run (default 60; see --min-faults)
   --seed N          seed of the first run; run i uses seed+i (default: from the clock, printed)
   --voters LIST     voters per run, cycled over the runs, e.g. 3 or 3,3,5 (default 3)
   --clients N       concurrent logical clients (default 8)
@@ -25,8 +25,11 @@ const HELP = `npm run nemesis -- [options]
   --plant KIND      run a deliberately broken voter to show the checker catches it:
                     stale-read (reads without a read fence) or early-ack (puts acknowledged
                     before they commit); such a run is expected to FAIL
-  --min-faults N    fail a run that injected fewer faults (default 0; CI: 30)
-  --min-kinds N     fail a run whose faults were of fewer kinds (default 0; CI: 5)
+  --min-faults N    a run goes on past --duration until the nemesis injected N faults
+                    (default 0; CI: 30) ...
+  --min-kinds N     ... of at least N kinds (default 0; CI: 5), and fails if it has not
+                    by --max-duration
+  --max-duration S  the longest a run may take to meet those bars (default 3 × --duration)
   --keep            keep every run's data directory (a failing run's is always kept)
   --json FILE       write the results as JSON
   --help            this text
@@ -51,7 +54,7 @@ const int = (name: string, fallback: number): number => {
   }
   return n
 }
-const known = new Set(["runs", "duration", "seed", "voters", "clients", "keys", "interval", "converge", "min-faults", "min-kinds", "plant", "keep", "json", "help"])
+const known = new Set(["runs", "duration", "seed", "voters", "clients", "keys", "interval", "converge", "min-faults", "min-kinds", "max-duration", "plant", "keep", "json", "help"])
 for (const a of argv) {
   if (a.startsWith("--") && !known.has(a.slice(2))) {
     process.stderr.write(`unknown option ${a}\n\n${HELP}`)
@@ -92,6 +95,7 @@ const program = Effect.gen(function*() {
       convergeMs: int("converge", 60_000),
       minFaults: int("min-faults", 0),
       minKinds: int("min-kinds", 0),
+      maxDurationMs: int("max-duration", 3 * duration) * 1000,
       keep: argv.includes("--keep"),
       log
     })

@@ -45,10 +45,10 @@ const shuffled = <A>(rand: () => number, xs: ReadonlyArray<A>): Array<A> => {
   return out
 }
 
-export const runNemesis = (procs: Procs, options: NemesisOptions, t0: number, stop: () => boolean, log: (line: string) => void) =>
+/** Runs until `stop`; every fault is appended to `faults` as it starts (the caller watches it). */
+export const runNemesis = (procs: Procs, options: NemesisOptions, faults: Array<Fault>, t0: number, stop: () => boolean, log: (line: string) => void) =>
   Effect.gen(function*() {
     const rand = prng(options.seed)
-    const faults: Array<Fault> = []
     const failures: Array<string> = []
     const healing: Array<Fiber.RuntimeFiber<void>> = []
     let deck: Array<FaultKind> = []
@@ -80,17 +80,19 @@ export const runNemesis = (procs: Procs, options: NemesisOptions, t0: number, st
 
     // A majority stays healthy: with 3 voters one may be down or paused at a time, with 5 two.
     const maxImpaired = Math.floor((procs.voters.length - 1) / 2)
+    // While the host is down only process faults make sense (a crash during the outage is real;
+    // a transfer or a stranger's frames cannot even reach the room).
     const allowed = (kind: FaultKind): boolean => {
-      if (procs.hostDown) return false
       switch (kind) {
         case "kill-voter":
-        case "kill-leader":
         case "pause":
           return procs.impaired() < maxImpaired
+        case "kill-leader":
+          return procs.impaired() < maxImpaired && !procs.hostDown
         case "host-restart":
         case "transfer":
         case "adversary":
-          return true
+          return !procs.hostDown
       }
     }
 
@@ -176,5 +178,5 @@ export const runNemesis = (procs: Procs, options: NemesisOptions, t0: number, st
         }
       }
     }
-    return { faults, failures, healing }
+    return { failures, healing }
   })
