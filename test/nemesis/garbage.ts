@@ -9,7 +9,7 @@
  */
 import { Duration, Effect } from "effect"
 import { WebSocket } from "ws"
-import { encodeRaftMessage, PeerToken, WebSocketConstructorNode, WebSocketLoom } from "../../src/node.js"
+import { encodeRaftMessage, PeerId, PeerToken, WebSocketConstructorNode, WebSocketLoom } from "../../src/node.js"
 
 export interface GarbageOutcome {
   readonly rawBytesSent: number
@@ -49,7 +49,7 @@ export const adversarialClients = (
         const junk = new Uint8Array(1 + Math.floor(rand() * 256)).map(() => Math.floor(rand() * 256))
         const vote = encodeRaftMessage({ _tag: "RequestVote", term: 1_000_000 + n, lastLogIndex: 1_000_000, lastLogTerm: 1_000_000, leadershipTransfer: true })
         for (const frame of [junk, vote]) {
-          const r = yield* Effect.either(joined.seam.sendTo(v as never, frame))
+          const r = yield* Effect.either(joined.seam.sendTo(PeerId(v), frame))
           if (r._tag === "Right") sent++
         }
       }

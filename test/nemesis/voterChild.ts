@@ -13,7 +13,7 @@
  */
 import { Duration, Effect, Logger, LogLevel, Option, Schedule, Stream } from "effect"
 import { join } from "node:path"
-import { ClusterConfig, PeerToken, RaftNode, SeamRaftTransport, SqlRaftStorage, WebSocketConstructorNode, WebSocketLoom } from "../../src/node.js"
+import { ClusterConfig, nodeId, PeerToken, RaftNode, SeamRaftTransport, SqlRaftStorage, WebSocketConstructorNode, WebSocketLoom } from "../../src/node.js"
 import { runChild } from "../../bench/processes/child.js"
 import type { KvOutput } from "../../src/testing/linearizability/KvModel.js"
 import type { KvCommand } from "./kv.js"
@@ -147,7 +147,7 @@ runChild((args: VoterArgs) =>
           (command.op.type === "get" ? read(command.op.key) : write(command)).pipe(
             Effect.timeoutFail({ duration: Duration.millis(args.opTimeoutMs), onTimeout: () => "timed out in the voter" })
           ),
-        transfer: ({ to }: { to: string }) => node.transferLeadership(to as never),
+        transfer: ({ to }: { to: string }) => node.transferLeadership(nodeId(to)),
         final: () =>
           Effect.map(status, (s): VoterFinal => ({
             ...s,
