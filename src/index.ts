@@ -39,8 +39,9 @@ export type {
 export * from "./seam/index.js"
 
 // Raft contracts.
-export { AUTO_PREFIX, autoFamily, ClientId, ClientIdentity, DedupKey, sameDedupKey } from "../services/raft/ClientId.js"
-export { ClusterConfig, ConfigPayload } from "../services/raft/ClusterConfig.js"
+export { ClientId, ClientIdentity, DedupKey, sameDedupKey } from "../services/raft/ClientId.js"
+export { AUTO_PREFIX, autoFamily } from "./raft/core/Ids.js"
+export { ClusterConfig, ConfigPayload, isJoint, Members, sameMembers } from "../services/raft/ClusterConfig.js"
 export {
   asCommitted,
   CommandEntry,

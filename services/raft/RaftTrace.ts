@@ -3,7 +3,7 @@
  * the original library; `at` is the node's clock (ms) when the event happened.
  */
 import { Data } from "effect"
-import type { ClusterConfig } from "./ClusterConfig.js"
+import type { Members } from "./ClusterConfig.js"
 import type { NodeId } from "./NodeId.js"
 
 /** Why a node left leadership or candidacy. */
@@ -170,8 +170,8 @@ export type RaftTraceEvent = Data.TaggedEnum<{
     readonly at: number
     readonly node: NodeId
     readonly index: number
-    readonly old: ClusterConfig | undefined
-    readonly new: ClusterConfig
+    readonly old: Members | undefined
+    readonly new: Members
   }
 }>
 export const RaftTraceEvent = Data.taggedEnum<RaftTraceEvent>()

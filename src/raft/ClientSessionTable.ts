@@ -10,7 +10,8 @@
  * deliberately no idle TTL: no setting is both safe and necessary (original design note).
  */
 import { Either, Schema } from "effect"
-import { autoFamily, ClientId } from "../../services/raft/ClientId.js"
+import { ClientId } from "../../services/raft/ClientId.js"
+import { autoFamily } from "./core/Ids.js"
 import type { DedupKey } from "../../services/raft/ClientId.js"
 
 const Encoded = Schema.parseJson(Schema.Struct({

@@ -9,15 +9,15 @@
 import { Context, Effect, Fiber, Layer, Option, PubSub, Random, Stream } from "effect"
 import type { Queue, Scope } from "effect"
 import { entryWireSize } from "../codec/raft/RaftCodec.js"
-import { autoClientId, ClientIdentity } from "../../services/raft/ClientId.js"
+import { ClientIdentity } from "../../services/raft/ClientId.js"
 import type { ClientId } from "../../services/raft/ClientId.js"
 import { idProblem } from "../../services/IdLimit.js"
-import type { ClusterConfig } from "../../services/raft/ClusterConfig.js"
+import { ClusterConfig } from "../../services/raft/ClusterConfig.js"
 import type { NodeId } from "../../services/raft/NodeId.js"
 import type { Committed } from "../../services/raft/LogEntry.js"
 import { RaftConfig, validate } from "../../services/raft/RaftConfig.js"
 import type { CorruptDurableState, StorageError } from "../../services/raft/RaftErrors.js"
-import { RaftConfigError } from "../../services/raft/RaftErrors.js"
+import { InvalidMembership, RaftConfigError } from "../../services/raft/RaftErrors.js"
 import type { ProposeFailFastOptions, ProposeOptions, RaftNodeShape } from "../../services/raft/RaftNode.js"
 import type { RaftRole } from "../../services/raft/RaftRole.js"
 import { RaftStorage } from "../../services/raft/RaftStorage.js"
@@ -27,6 +27,7 @@ import { RaftTransport } from "../../services/raft/RaftTransport.js"
 import type { RaftTransportShape } from "../../services/raft/RaftTransport.js"
 import { checkDurableState } from "./DurableStateCheck.js"
 import { Prng } from "./core/Prng.js"
+import { autoClientId } from "./core/Ids.js"
 import { RaftCore } from "./core/RaftCore.js"
 import { Cell } from "../internal/Cell.js"
 import { Engine } from "./engine/Engine.js"
@@ -61,6 +62,15 @@ const TRACE_BUFFER = 512
 
 const hex16 = (a: number, b: number) =>
   (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0")
+
+/** Why a membership target names an id outside the id limit, or `undefined`. */
+const memberIdProblem = (target: ClusterConfig): string | undefined => {
+  for (const id of [...target.voters, ...target.learners]) {
+    const p = idProblem(id)
+    if (p !== undefined) return `member id ${JSON.stringify(String(id).slice(0, 64))} ${p}`
+  }
+  return undefined
+}
 
 /**
  * Checks every identifier entering through `options` against the one id limit (1..255 bytes of
@@ -136,7 +146,7 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
       role: new Cell<RaftRole>(core.role),
       leader: new Cell(Option.fromNullable(core.leader)),
       term: new Cell(core.term),
-      membership: new Cell(core.config.new),
+      membership: new Cell(ClusterConfig.from(core.config.new)),
       commitIndex: new Cell(core.commitIndex),
       compactionFloor: new Cell(core.log.snapshotIndex),
       trace: yield* PubSub.sliding<RaftTraceEvent>(TRACE_BUFFER),
@@ -196,7 +206,11 @@ export const make = (options: RaftNodeOptions): Effect.Effect<RaftNodeShape, Raf
       readFence: engine.calls.read("Fence"),
       transferLeadership: (target) => engine.calls.transferLeadership(target),
       cancelTransfer: engine.calls.cancelTransfer,
-      changeMembership: (target) => engine.calls.changeMembership(target),
+      changeMembership: (target) => {
+        // The id limit is checked here, at the edge: the core takes ids as given.
+        const invalid = memberIdProblem(target)
+        return invalid === undefined ? engine.calls.changeMembership(target) : Effect.fail(new InvalidMembership({ reason: invalid }))
+      },
       publishSnapshot: (snapshot) => engine.calls.publishSnapshot(snapshot),
       awaitLeadership: engine.publisher.awaitLeadership,
       awaitFailure: engine.calls.awaitFailure,

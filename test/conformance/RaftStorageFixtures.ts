@@ -26,10 +26,10 @@ export const cmd = (index: number, term: number, command: Uint8Array = bytes(ind
 export const noop = (index: number, term: number) => ({ _tag: "NoOp" as const, index, term })
 
 export const configOf = (voters: ReadonlyArray<string>, learners: ReadonlyArray<string> = []) =>
-  new ConfigPayload({ new: ClusterConfig.of(voters, learners) })
+  ConfigPayload.make({ new: ClusterConfig.of(voters, learners) })
 
 export const jointConfig = () =>
-  new ConfigPayload({ old: ClusterConfig.of(["a", "b", "c"]), new: ClusterConfig.of(["b", "c", "d"], ["e"]) })
+  ConfigPayload.make({ old: ClusterConfig.of(["a", "b", "c"]), new: ClusterConfig.of(["b", "c", "d"], ["e"]) })
 
 export const conf = (index: number, term: number, config: ConfigPayload = configOf(["a", "b", "c"])) => ({
   _tag: "Config" as const,

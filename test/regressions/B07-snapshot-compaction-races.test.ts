@@ -232,7 +232,7 @@ describe("B7 compaction and InstallSnapshot races", () => {
   }
 
   describe("a snapshot inside vs beyond the follower's log, then a restart from disk", () => {
-    const cfg3 = new ConfigPayload({ new: ClusterConfig.ofVoters("f", "l", "m") })
+    const cfg3 = ConfigPayload.make({ new: ClusterConfig.ofVoters("f", "l", "m") })
     const snap = (term: number, index: number, snapTerm: number): InstallSnapshot => ({
       _tag: "InstallSnapshot",
       term,

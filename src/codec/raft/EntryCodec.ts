@@ -6,7 +6,7 @@
  * hostile input fails with a decode error before anything large is allocated.
  */
 import { MAX_ID_BYTES as ID_LIMIT } from "../../../services/IdLimit.js"
-import { ClusterConfig, ConfigPayload } from "../../../services/raft/ClusterConfig.js"
+import type { ConfigPayload, Members } from "../../../services/raft/ClusterConfig.js"
 import type { ClientId, DedupKey } from "../../../services/raft/ClientId.js"
 import type { LogEntry } from "../../../services/raft/LogEntry.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
@@ -64,15 +64,16 @@ const readMembers = (r: BinaryReader): ReadonlySet<NodeId> => {
   return out
 }
 
-export const writeCluster = (w: BinaryWriter, c: ClusterConfig): void => {
+export const writeCluster = (w: BinaryWriter, c: Members): void => {
   writeMembers(w, c.voters)
   writeMembers(w, c.learners)
 }
 
-export const readCluster = (r: BinaryReader): ClusterConfig => {
+/** Decodes one configuration's members as a plain object (`Members`). */
+export const readCluster = (r: BinaryReader): Members => {
   const voters = readMembers(r)
   const learners = readMembers(r)
-  return new ClusterConfig({ voters, learners }, { disableValidation: true })
+  return { voters, learners }
 }
 
 export const writeConfigPayload = (w: BinaryWriter, c: ConfigPayload): void => {
@@ -83,10 +84,10 @@ export const writeConfigPayload = (w: BinaryWriter, c: ConfigPayload): void => {
 export const readConfigPayload = (r: BinaryReader): ConfigPayload => {
   const old = r.bool() ? readCluster(r) : undefined
   const next = readCluster(r)
-  return new ConfigPayload(old === undefined ? { new: next } : { old, new: next }, { disableValidation: true })
+  return old === undefined ? { new: next } : { old, new: next }
 }
 
-const clusterSize = (c: ClusterConfig): number => {
+const clusterSize = (c: Members): number => {
   let n = 8
   for (const id of c.voters) n += 4 + utf8Size(id)
   for (const id of c.learners) n += 4 + utf8Size(id)

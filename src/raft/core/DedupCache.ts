@@ -24,16 +24,16 @@
  * first request id is above every request of the old one and no consumer's `ClientSessionTable`
  * mistakes it for a duplicate. Moving an id is safe once the old holder stopped writing; a write
  * by the old holder after the new one caught up is a collision.
+ *
+ * A leaf: the cache and the detector hold their own state and return decisions; the node
+ * (`Proposals`, `LocalLog`, `Roles`) answers callers and applies them.
  */
-import type { ClientId, DedupKey } from "../../../services/raft/ClientId.js"
-import { autoClientId } from "../../../services/raft/ClientId.js"
-import type { CommandEntry, LogEntry } from "../../../services/raft/LogEntry.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
+import type { CommandEntry, LogEntry } from "./Entries.js"
+import type { ClientId, DedupKey, NodeId } from "./Ids.js"
+import { autoClientId } from "./Ids.js"
+import type { Prng } from "./Prng.js"
+import type { RaftLog } from "./RaftLog.js"
 
-// Read once: every property read of a `Data.taggedEnum` builds a fresh constructor.
-const ClientIdReminted = RaftTraceEvent.ClientIdReminted
-import type { RaftCore } from "./RaftCore.js"
 
 /** Who waits for a proposal: a local caller, or a peer's forward. */
 export type ProposalOrigin = { readonly local: number } | { readonly from: NodeId; readonly clientRequestId: number }
@@ -158,16 +158,13 @@ export class LeaderDedupCache {
 }
 
 /**
- * Answers `origin` from the cache when its key is known; returns true if it did (nothing may be
- * appended then).
+ * What the cache knows of `key`, proposed by `origin`: the entry it committed for it (answer
+ * `origin` with it), `true` when an entry for it is in flight (`origin` now waits for it, answered
+ * by `recordCommitted`), `false` when it is new (append it). Nothing may be appended unless `false`.
  */
-export const absorb = (core: RaftCore, key: DedupKey, origin: ProposalOrigin): boolean => {
-  const cache = core.dedup
+export const absorb = (cache: LeaderDedupCache, key: DedupKey, origin: ProposalOrigin): CommandEntry | boolean => {
   const done = cache.committedEntry(key)
-  if (done !== undefined) {
-    answer(core, origin, done)
-    return true
-  }
+  if (done !== undefined) return done
   const index = cache.inFlightIndex(key)
   if (index === undefined) return false
   const list = cache.attached.get(index)
@@ -177,64 +174,45 @@ export const absorb = (core: RaftCore, key: DedupKey, origin: ProposalOrigin): b
 }
 
 /** The leader appended `entry` for a new key. */
-export const noteAppended = (core: RaftCore, entry: CommandEntry): void => {
-  core.dedup.noteInFlight(entry.dedupKey, entry.index)
+export const noteAppended = (cache: LeaderDedupCache, entry: CommandEntry): void => {
+  cache.noteInFlight(entry.dedupKey, entry.index)
 }
 
 /**
  * A new leader inherits an uncommitted suffix that will commit through its no-op (a leader never
  * truncates its own log): retries of those keys attach instead of appending again.
  */
-export const onBecomeLeader = (core: RaftCore): void => {
-  core.dedup.clear()
-  for (const e of core.log.range(core.commitIndex + 1, core.log.lastIndex)) {
-    if (e._tag === "Command") noteAppended(core, e)
+export const onBecomeLeader = (cache: LeaderDedupCache, log: RaftLog, commitIndex: number): void => {
+  cache.clear()
+  for (const e of log.range(commitIndex + 1, log.lastIndex)) {
+    if (e._tag === "Command") noteAppended(cache, e)
   }
 }
 
-/** The leader committed `entry`: record it and answer the retries attached to it. */
-export const recordCommitted = (core: RaftCore, entry: CommandEntry): void => {
-  const cache = core.dedup
+/** The leader committed `entry`: record it; returns the retries attached to it (to answer with it). */
+export const recordCommitted = (cache: LeaderDedupCache, entry: CommandEntry): ReadonlyArray<ProposalOrigin> | undefined => {
   cache.remember(entry)
   const waiting = cache.attached.get(entry.index)
-  if (waiting === undefined) return
+  if (waiting === undefined) return undefined
   cache.attached.delete(entry.index)
-  for (const origin of waiting) answer(core, origin, entry)
+  return waiting
 }
 
-const answer = (core: RaftCore, origin: ProposalOrigin, entry: CommandEntry): void => {
-  if ("local" in origin) {
-    core.ready.resolutions.push({ handle: origin.local, outcome: { _tag: "Proposed", entry } })
-  } else {
-    core.send(origin.from, {
-      _tag: "ForwardResponse",
-      clientRequestId: origin.clientRequestId,
-      outcome: { _tag: "Committed", index: entry.index, term: entry.term }
-    })
-  }
-}
-
-/** Leaving leadership: attached retries learn the leader is gone, and the cache is dropped. */
-export const abandon = (core: RaftCore, why: string): void => {
-  for (const [, origins] of core.dedup.attached) {
-    for (const origin of origins) {
-      if ("local" in origin) {
-        core.ready.resolutions.push({ handle: origin.local, outcome: { _tag: "LeadershipLost", reason: why } })
-      } else {
-        core.send(origin.from, { _tag: "ForwardResponse", clientRequestId: origin.clientRequestId, outcome: { _tag: "NotLeader" } })
-      }
-    }
-  }
-  core.dedup.clear()
+/** Leaving leadership: drops the cache; returns every attached retry (they learn the leader is gone). */
+export const abandon = (cache: LeaderDedupCache): ReadonlyArray<ProposalOrigin> => {
+  const all: Array<ProposalOrigin> = []
+  for (const [, origins] of cache.attached) for (const origin of origins) all.push(origin)
+  cache.clear()
+  return all
 }
 
 /** The caller of `handle` gave up: stop answering its attached retry. */
-export const cancel = (core: RaftCore, handle: number): void => {
-  for (const [index, origins] of core.dedup.attached) {
+export const cancel = (cache: LeaderDedupCache, handle: number): void => {
+  for (const [index, origins] of cache.attached) {
     const i = origins.findIndex((o) => "local" in o && o.local === handle)
     if (i < 0) continue
     origins.splice(i, 1)
-    if (origins.length === 0) core.dedup.attached.delete(index)
+    if (origins.length === 0) cache.attached.delete(index)
     return
   }
 }
@@ -260,61 +238,70 @@ export class CollisionDetector {
   }
 }
 
+/** What `historyKnown` reads of the node. */
+export interface HistoryView {
+  readonly role: string
+  readonly leader: NodeId | undefined
+  readonly term: number
+  readonly commitIndex: number
+  readonly lastEmitted: number
+  readonly log: RaftLog
+}
+
 /**
  * Whether this node knows every committed request under its client id: it has emitted everything
  * committed, up to an entry of the current term (so its leader had committed its own no-op, which
  * orders it after every entry any earlier leader committed, §5.4.2). Latched per incarnation.
  */
-export const historyKnown = (core: RaftCore): boolean => {
-  const d = core.collisions
+export const historyKnown = (d: CollisionDetector, node: HistoryView): boolean => {
   if (d.knownThrough !== undefined) return true
-  if (core.role !== "Leader" && core.leader === undefined) return false
-  if (core.log.termAt(core.commitIndex) !== core.term || core.lastEmitted < core.commitIndex) return false
-  d.knownThrough = core.log.lastIndex
+  if (node.role !== "Leader" && node.leader === undefined) return false
+  if (node.log.termAt(node.commitIndex) !== node.term || node.lastEmitted < node.commitIndex) return false
+  d.knownThrough = node.log.lastIndex
   return true
 }
 
 /**
- * The highest request id under `core.clientId` in the restored log: a durable id's automatic
- * serial continues above it after a restart instead of reusing (and thereby losing) requests.
+ * The highest request id under `clientId` in the restored log: a durable id's automatic serial
+ * continues above it after a restart instead of reusing (and thereby losing) requests.
  */
-export const highestOwnSerial = (core: RaftCore): number => {
+export const highestOwnSerial = (log: RaftLog, clientId: ClientId): number => {
   let max = 0
-  for (const e of core.log.range(core.log.snapshotIndex + 1, core.log.lastIndex)) {
-    if (e._tag === "Command" && e.dedupKey.clientId === core.clientId && e.dedupKey.requestId > max) {
+  for (const e of log.range(log.snapshotIndex + 1, log.lastIndex)) {
+    if (e._tag === "Command" && e.dedupKey.clientId === clientId && e.dedupKey.requestId > max) {
       max = e.dedupKey.requestId
     }
   }
   return max
 }
 
-/** Checks a newly committed entry for a second writer under our client id (or adopts it as history). */
-export const checkCollision = (core: RaftCore, entry: LogEntry): void => {
-  if (entry._tag !== "Command") return
-  const d = core.collisions
+/**
+ * What a newly committed entry says about our client id (`clientId`, highest serial `serial`):
+ * `History` (an earlier holder's or our previous incarnation's request: continue the serial above
+ * it), `Fatal` (a second live writer under a `Durable` id: `d.fatal` is set), `Remint` (one under an
+ * `Auto` id: mint a fresh one), or `undefined` (not ours, or issued by us).
+ */
+export const checkCollision = (
+  d: CollisionDetector,
+  clientId: ClientId,
+  serial: number,
+  entry: LogEntry
+): "History" | "Fatal" | "Remint" | undefined => {
+  if (entry._tag !== "Command") return undefined
   const key = entry.dedupKey
-  if (key.clientId !== core.clientId || key.requestId <= core.serial) return
-  if (d.knownThrough === undefined || entry.index <= d.knownThrough || entry.term <= d.startTerm) {
-    // History (an earlier holder of the id, or our previous incarnation): continue above it.
-    core.serial = key.requestId
-    return
-  }
+  if (key.clientId !== clientId || key.requestId <= serial) return undefined
+  if (d.knownThrough === undefined || entry.index <= d.knownThrough || entry.term <= d.startTerm) return "History"
   switch (d.identity) {
     case "Durable":
-      d.fatal = core.clientId
-      return
-    case "Auto": {
-      const previous = core.clientId
-      core.clientId = mintAutoId(core)
-      core.serial = 0
-      core.trace(ClientIdReminted({ at: core.now, node: core.id, previous, next: core.clientId }))
-      return
-    }
+      d.fatal = clientId
+      return "Fatal"
+    case "Auto":
+      return "Remint"
   }
 }
 
 const hex8 = (n: number): string => n.toString(16).padStart(8, "0")
 
-/** `auto:<family>-<16 hex>`, the same shape the shell mints at start-up (`autoClientId`). */
-export const mintAutoId = (core: RaftCore): ClientId =>
-  autoClientId(core.id, `${hex8(core.rng.nextU32())}${hex8(core.rng.nextU32())}`)
+/** `auto:<family>-<16 hex>` for node `self`, drawn from `rng` (the same rule the shell mints with at start-up). */
+export const mintAutoId = (self: NodeId, rng: Prng): ClientId =>
+  autoClientId(self, `${hex8(rng.nextU32())}${hex8(rng.nextU32())}`)

@@ -1,9 +1,10 @@
 /**
  * Quorum arithmetic over voter sets, including the joint configuration of §6 where a decision
- * needs a majority of C_old AND of C_new. Learners are never passed in here.
+ * needs a majority of C_old AND of C_new (learners never count), and who belongs to a
+ * configuration. A leaf: plain functions of a configuration.
  */
-import type { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
+import type { ConfigPayload } from "./Entries.js"
+import type { NodeId } from "./Ids.js"
 
 /** Scratch space of `majorityIndex` (it runs on every acknowledgement; no allocation per call). */
 let scratch: Array<number> = new Array(16).fill(0)
@@ -52,6 +53,26 @@ export const allVoters = (config: ConfigPayload): ReadonlySet<NodeId> =>
 /** Every node that must receive the log: all voters and learners of both halves. */
 export const allReplicas = (config: ConfigPayload): ReadonlySet<NodeId> => {
   const s = new Set<NodeId>([...config.new.voters, ...config.new.learners])
-  if (config.old !== undefined) for (const id of config.old.allMembers) s.add(id)
+  if (config.old !== undefined) {
+    for (const id of config.old.voters) s.add(id)
+    for (const id of config.old.learners) s.add(id)
+  }
   return s
 }
+
+/** Is `id` a voter or learner of either half of `config`? */
+export const isMember = (config: ConfigPayload, id: NodeId): boolean =>
+  config.new.voters.has(id) || config.new.learners.has(id) ||
+  (config.old !== undefined && (config.old.voters.has(id) || config.old.learners.has(id)))
+
+/** Is `id` a voter of either half of `config`? */
+export const isVoterOf = (config: ConfigPayload, id: NodeId): boolean =>
+  config.new.voters.has(id) || (config.old !== undefined && config.old.voters.has(id))
+
+/** Whether `config` has any voter (a joiner's bootstrap has none). */
+export const hasVoters = (config: ConfigPayload): boolean =>
+  config.new.voters.size > 0 || (config.old !== undefined && config.old.voters.size > 0)
+
+/** Whether `id` is the only voter of a non-joint `config`: it needs nobody's permission to lead or commit. */
+export const isSoleVoter = (config: ConfigPayload, id: NodeId): boolean =>
+  config.old === undefined && config.new.voters.size === 1 && config.new.voters.has(id)

@@ -3,7 +3,7 @@
  * `entries[i - snapshotIndex - 1]`; the snapshot stands in for everything at or below
  * `snapshotIndex`, whose term is still known for the §5.3 consistency check.
  */
-import type { LogEntry } from "../../../services/raft/LogEntry.js"
+import type { LogEntry } from "./Entries.js"
 
 export class RaftLog {
   snapshotIndex = 0

@@ -4,13 +4,24 @@
  * (3) send `messages` — messages may reveal a vote or acknowledge entries that depend on the
  * write. Then it publishes `committed`, completes `resolutions`, and emits `trace`.
  */
-import type { ForwardOutcome, RaftMessage } from "../../codec/raft/RaftMessage.js"
-import type { CommandEntry, LogEntry } from "../../../services/raft/LogEntry.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import type { TransferFailureReason } from "../../../services/raft/RaftErrors.js"
-import type { HardState, LeaderForTerm, StoredSnapshot } from "../../../services/raft/RaftStorage.js"
+import type { ForwardOutcome, RaftMessage } from "./Messages.js"
+import type { CommandEntry, LogEntry } from "./Entries.js"
+import type { NodeId } from "./Ids.js"
+import type { HardState, LeaderForTerm, StoredSnapshot } from "./Durable.js"
 import type { MembershipResolution } from "./Membership.js"
-import type { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
+import type { RaftMetric, RaftTraceEvent } from "./Events.js"
+
+/**
+ * Why a leadership transfer failed (thesis §3.10). Immediately: `InvalidTarget` (the target is this
+ * node or not a voter) or `AlreadyInFlight`. Later: `TimedOut`, `Cancelled`, `ReElected`, `NodeClosed`.
+ */
+export type TransferFailureReason =
+  | "InvalidTarget"
+  | "AlreadyInFlight"
+  | "TimedOut"
+  | "Cancelled"
+  | "ReElected"
+  | "NodeClosed"
 
 export interface Outbound {
   readonly to: NodeId

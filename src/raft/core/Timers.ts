@@ -5,36 +5,31 @@
  * leadership transfer times out (thesis §3.10). Election timeouts are drawn from the core's seeded
  * `Prng`, so a run is reproducible.
  */
-import * as Elections from "./Elections.js"
-import type { RaftCore } from "./RaftCore.js"
-import * as Replication from "./Replication.js"
-import * as Transfer from "./Transfer.js"
+import { checkQuorum, heartbeat } from "./Leader.js"
+import type { NodeState } from "./NodeState.js"
+import { abandonTransfer } from "./Roles.js"
+import { onElectionTimeout } from "./Voting.js"
 
-/** Fires every timer due at `core.now`. */
-export const tick = (core: RaftCore): void => {
-  const now = core.now
-  Transfer.onTick(core)
-  if (core.role === "Leader") {
-    if (now >= core.heartbeatDeadline) {
-      core.heartbeatDeadline = now + core.cfg.heartbeatInterval
-      Replication.heartbeat(core)
+/** Fires every timer due at `s.now`. */
+export const tick = (s: NodeState): void => {
+  const now = s.now
+  if (s.transfer !== undefined && now >= s.transfer.deadline) abandonTransfer(s, "TimedOut")
+  if (s.role === "Leader") {
+    if (now >= s.heartbeatDeadline) {
+      s.heartbeatDeadline = now + s.cfg.heartbeatInterval
+      heartbeat(s)
     }
-    if (now >= core.checkQuorumDeadline) Replication.checkQuorum(core)
-  } else if (core.isVoter && now >= core.electionDeadline) {
-    Elections.onElectionTimeout(core)
+    if (now >= s.checkQuorumDeadline) checkQuorum(s)
+  } else if (s.isVoter && now >= s.electionDeadline) {
+    onElectionTimeout(s)
   }
 }
 
 /** The earliest time the shell must call `tick`. */
-export const nextDeadline = (core: RaftCore): number => {
-  const transfer = Transfer.deadline(core)
-  if (core.role === "Leader") return Math.min(core.heartbeatDeadline, core.checkQuorumDeadline, transfer)
+export const nextDeadline = (s: NodeState): number => {
+  const transfer = s.transfer?.deadline ?? Infinity
+  if (s.role === "Leader") return Math.min(s.heartbeatDeadline, s.checkQuorumDeadline, transfer)
   // A learner (or a removed node) never campaigns: its election timer is no deadline, else the
   // shell would spin on a timer that `tick` never rearms.
-  return Math.min(core.isVoter ? core.electionDeadline : Infinity, transfer)
-}
-
-/** A fresh randomized election timeout from now (§5.2). */
-export const resetElectionTimer = (core: RaftCore): void => {
-  core.electionDeadline = core.now + core.rng.between(core.cfg.electionTimeoutMin, core.cfg.electionTimeoutMax)
+  return Math.min(s.isVoter ? s.electionDeadline : Infinity, transfer)
 }

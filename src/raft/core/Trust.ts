@@ -35,15 +35,23 @@
  *
  * Soundness: a vouched leader is one that a member accepted under this same gate, so by
  * induction it is the genuine leader of that term (members do not lie).
+ *
+ * A leaf: functions of the configuration and the vouching state; the node (`Dispatch`) refuses,
+ * asks and records.
  */
-import type { RaftMessage, Vouch, VouchRequest } from "../../codec/raft/RaftMessage.js"
-import type { ConfigPayload } from "../../../services/raft/ClusterConfig.js"
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import { RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
-import type { RefusalGate } from "../../../services/raft/RaftTrace.js"
-import { isMember } from "./Membership.js"
-import type { RaftCore } from "./RaftCore.js"
-import * as Wedge from "./Wedge.js"
+import type { ConfigPayload } from "./Entries.js"
+import type { RefusalGate } from "./Events.js"
+import type { NodeId } from "./Ids.js"
+import type { RaftMessage, Vouch } from "./Messages.js"
+import { hasVoters, isMember, isVoterOf } from "./Quorum.js"
+
+/** What the gate reads of a node: its id, its configuration in force and whom it joins through. */
+export interface TrustView {
+  readonly id: NodeId
+  readonly config: ConfigPayload
+  readonly joinVia: ReadonlySet<NodeId>
+  readonly vouch: VouchState
+}
 
 /** Vouching state of one node: whom it asked, when, and the leader last vouched for. */
 export class VouchState {
@@ -52,21 +60,36 @@ export class VouchState {
   askedAt = -Infinity
   /** A leader a member vouched for, trusted at exactly `term`. */
   vouched: { readonly leader: NodeId; readonly term: number } | undefined = undefined
+
+  /** Starts a round asking `targets` at `now`, unless one started less than `gap` ms ago; returns whether it did. */
+  ask(now: number, gap: number, targets: ReadonlyArray<NodeId>): boolean {
+    if (now < this.askedAt + gap || targets.length === 0) return false
+    this.askedAt = now
+    this.asked.clear()
+    for (const id of targets) this.asked.add(id)
+    return true
+  }
+
+  /**
+   * A member we asked (`from`) answered `m`; our term is `term`. Returns the leader to trust from
+   * now on at `m.term` (never below ours, never ourselves, never older than the last vouch), if any.
+   */
+  accept(from: NodeId, m: Vouch, self: NodeId, term: number): NodeId | undefined {
+    this.asked.delete(from)
+    const leader = m.leader
+    if (leader === undefined || leader === self || m.term < term) return undefined
+    if (this.vouched !== undefined && this.vouched.term >= m.term) return undefined
+    this.vouched = { leader, term: m.term }
+    return leader
+  }
 }
 
-/** Whether `config` has any voter (a joiner's bootstrap has none). */
-export const hasVoters = (config: ConfigPayload): boolean =>
-  config.new.voters.size > 0 || (config.old !== undefined && config.old.voters.size > 0)
-
-const isVoterOf = (config: ConfigPayload, id: NodeId): boolean =>
-  config.new.voters.has(id) || (config.old !== undefined && config.old.voters.has(id))
-
 /** The nodes this node asks to vouch: the other members of its configuration, or its `joinVia` while it has no voters. */
-export const anchors = (core: RaftCore): Array<NodeId> => {
-  const c = core.config
+export const anchors = (node: TrustView): Array<NodeId> => {
+  const c = node.config
   const out = new Set<NodeId>()
   const add = (ids: Iterable<NodeId>) => {
-    for (const id of ids) if (id !== core.id) out.add(id)
+    for (const id of ids) if (id !== node.id) out.add(id)
   }
   add(c.new.voters)
   add(c.new.learners)
@@ -74,7 +97,7 @@ export const anchors = (core: RaftCore): Array<NodeId> => {
     add(c.old.voters)
     add(c.old.learners)
   }
-  if (!hasVoters(c)) add(core.joinVia)
+  if (!hasVoters(c)) add(node.joinVia)
   return [...out]
 }
 
@@ -82,35 +105,35 @@ export const anchors = (core: RaftCore): Array<NodeId> => {
  * Is `from` someone this node knows: a member of its configuration, or — while that has no voters
  * (a joiner) — one of the nodes it joins through?
  */
-export const knows = (core: RaftCore, from: NodeId): boolean => {
-  const c = core.config
-  return isMember(c, from) || (!hasVoters(c) && core.joinVia.has(from))
+export const knows = (node: Pick<TrustView, "config" | "joinVia">, from: NodeId): boolean => {
+  const c = node.config
+  return isMember(c, from) || (!hasVoters(c) && node.joinVia.has(from))
 }
 
 /** May `from` act as leader of `term` towards this node? */
-export const trustsLeader = (core: RaftCore, from: NodeId, term: number): boolean => {
-  if (knows(core, from)) return true
-  const v = core.vouch.vouched
+export const trustsLeader = (node: TrustView, from: NodeId, term: number): boolean => {
+  if (knows(node, from)) return true
+  const v = node.vouch.vouched
   return v !== undefined && v.leader === from && v.term === term
 }
 
 /** The gate `m` from `from` fails, or `undefined` when it may go on to its handler. */
-export const gate = (core: RaftCore, from: NodeId, m: RaftMessage): RefusalGate | undefined => {
+export const gate = (node: TrustView, from: NodeId, m: RaftMessage): RefusalGate | undefined => {
   switch (m._tag) {
     case "AppendEntries":
     case "InstallSnapshot":
-      return trustsLeader(core, from, m.term) ? undefined : "NotAMember"
+      return trustsLeader(node, from, m.term) ? undefined : "NotAMember"
     case "TimeoutNow":
-      if (isVoterOf(core.config, from)) return undefined
-      return isMember(core.config, from) ? "NotAVoter" : "NotAMember"
+      if (isVoterOf(node.config, from)) return undefined
+      return isMember(node.config, from) ? "NotAVoter" : "NotAMember"
     case "RequestVote":
     case "PreVote":
     case "Forward":
     case "ReadIndexRequest":
     case "VouchRequest":
-      return knows(core, from) ? undefined : "NotAMember"
+      return knows(node, from) ? undefined : "NotAMember"
     case "Vouch":
-      return core.vouch.asked.has(from) ? undefined : "VouchNotAsked"
+      return node.vouch.asked.has(from) ? undefined : "VouchNotAsked"
     case "RequestVoteResponse":
     case "PreVoteResponse":
     case "AppendEntriesResponse":
@@ -120,42 +143,4 @@ export const gate = (core: RaftCore, from: NodeId, m: RaftMessage): RefusalGate 
       // Responses: `Membership.isUnsolicitedResponse` and the handlers' own request matching.
       return undefined
   }
-}
-
-/**
- * A leader frame from `from` claiming `term` (at least ours) was refused at the dispatch
- * boundary: count it towards a suspected wedge and, when the sender is unknown to us
- * (`unknownSender`), ask the members we trust who leads (at most once per `electionTimeoutMin`).
- */
-export const onLeaderFrameRefused = (core: RaftCore, from: NodeId, term: number, unknownSender: boolean): void => {
-  if (term < core.term) return
-  Wedge.onRefusedLeaderFrame(core, from, term)
-  if (!unknownSender) return
-  const v = core.vouch
-  if (core.now < v.askedAt + core.cfg.electionTimeoutMin) return
-  const targets = anchors(core)
-  if (targets.length === 0) return
-  v.askedAt = core.now
-  v.asked.clear()
-  for (const id of targets) {
-    v.asked.add(id)
-    core.send(id, { _tag: "VouchRequest", term })
-  }
-}
-
-/** A member asks whom we follow: the leader of our current term, if we know a live one. */
-export const onVouchRequest = (core: RaftCore, from: NodeId, _m: VouchRequest): void => {
-  const leader = core.role === "Leader" ? core.id : core.leader
-  core.send(from, leader === undefined ? { _tag: "Vouch", term: core.term } : { _tag: "Vouch", term: core.term, leader })
-}
-
-/** A member we asked answered: trust the leader it names at its term (never below ours). */
-export const onVouch = (core: RaftCore, from: NodeId, m: Vouch): void => {
-  const v = core.vouch
-  v.asked.delete(from)
-  const leader = m.leader
-  if (leader === undefined || leader === core.id || m.term < core.term) return
-  if (v.vouched !== undefined && v.vouched.term >= m.term) return
-  v.vouched = { leader, term: m.term }
-  core.trace(RaftTraceEvent.LeaderVouched({ at: core.now, node: core.id, voucher: from, leader, term: m.term }))
 }

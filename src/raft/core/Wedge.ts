@@ -11,11 +11,11 @@
  *   handed to the consumer, and that index has not moved for `wedgeSuspicionAfter` ms.
  *
  * The suspicion clears when the applied index moves again.
+ *
+ * A leaf: `WedgeState` counts and decides; the node (`Dispatch`, `Follower`, `Turn`) reports.
  */
-import type { NodeId } from "../../../services/raft/NodeId.js"
-import { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
-import type { WedgeReason } from "../../../services/raft/RaftTrace.js"
-import type { RaftCore } from "./RaftCore.js"
+import type { WedgeReason } from "./Events.js"
+import type { NodeId } from "./Ids.js"
 
 /** Consecutive refused leader frames that make a wedge suspect (the original's threshold). */
 export const WEDGE_RUN = 64
@@ -44,51 +44,56 @@ export class WedgeState {
   constructor(now: number) {
     this.appliedAt = now
   }
-}
 
-const suspect = (core: RaftCore, reason: WedgeReason, leader: NodeId | undefined, leaderTerm: number): void => {
-  const w = core.wedge
-  if (w.suspected !== undefined) return
-  w.suspected = { reason, since: core.now, leader, leaderTerm }
-  const fields = { reason, leader, leaderTerm, term: core.term, commitIndex: core.commitIndex, appliedIndex: core.lastEmitted }
-  core.metric(RaftMetric.WedgeSuspected(fields))
-  core.trace(RaftTraceEvent.WedgeSuspected({ at: core.now, node: core.id, ...fields }))
-}
-
-/** A leader frame at a term at least ours was refused at the dispatch boundary. */
-export const onRefusedLeaderFrame = (core: RaftCore, from: NodeId, term: number): void => {
-  const w = core.wedge
-  if (w.runCommit !== core.commitIndex) {
-    w.runCommit = core.commitIndex
-    w.refusedRun = 0
-  }
-  if (++w.refusedRun >= WEDGE_RUN) suspect(core, "RefusedLeaderFrames", from, term)
-}
-
-/** A leader frame was accepted: the refused run ends; `leaderCommit` is what it reported. */
-export const onLeaderFrameAccepted = (core: RaftCore, leaderCommit: number): void => {
-  const w = core.wedge
-  w.refusedRun = 0
-  if (leaderCommit > w.leaderCommit) w.leaderCommit = leaderCommit
-}
-
-/** End of a turn: note applied progress, clear a suspicion it ends, check `NotApplying`. */
-export const onTurnEnd = (core: RaftCore): void => {
-  const w = core.wedge
-  const applied = core.lastEmitted
-  if (applied !== w.applied) {
-    w.applied = applied
-    w.appliedAt = core.now
-    w.lagSince = undefined
-    if (w.suspected !== undefined) {
-      w.suspected = undefined
-      core.trace(RaftTraceEvent.WedgeCleared({ at: core.now, node: core.id, appliedIndex: applied }))
+  /** A leader frame at a term at least ours was refused at the dispatch boundary; true when the run makes a wedge suspect. */
+  refused(commitIndex: number): boolean {
+    if (this.runCommit !== commitIndex) {
+      this.runCommit = commitIndex
+      this.refusedRun = 0
     }
+    return ++this.refusedRun >= WEDGE_RUN
   }
-  if (core.role === "Leader" || core.leader === undefined || w.leaderCommit <= applied) {
-    w.lagSince = undefined
-    return
+
+  /** A leader frame was accepted: the refused run ends. */
+  contact(): void {
+    this.refusedRun = 0
   }
-  if (w.lagSince === undefined) w.lagSince = core.now
-  else if (core.now - w.lagSince >= core.cfg.wedgeSuspicionAfter) suspect(core, "NotApplying", core.leader, core.term)
+
+  /** A leader frame was accepted: the refused run ends; `leaderCommit` is what it reported. */
+  accepted(leaderCommit: number): void {
+    this.refusedRun = 0
+    if (leaderCommit > this.leaderCommit) this.leaderCommit = leaderCommit
+  }
+
+  /** Records a suspicion; false when one is already held (reported once per episode). */
+  suspect(reason: WedgeReason, now: number, leader: NodeId | undefined, leaderTerm: number): boolean {
+    if (this.suspected !== undefined) return false
+    this.suspected = { reason, since: now, leader, leaderTerm }
+    return true
+  }
+
+  /**
+   * End of a turn at `now` with `applied` handed to the consumer; `following`: we follow a known
+   * leader (not leading). `Cleared`: a held suspicion ended (applied moved). `NotApplying`: the
+   * leader's commit index stayed above `applied` for `after` ms (call `suspect`).
+   */
+  turnEnd(now: number, applied: number, following: boolean, after: number): "Cleared" | "NotApplying" | undefined {
+    let cleared = false
+    if (applied !== this.applied) {
+      this.applied = applied
+      this.appliedAt = now
+      this.lagSince = undefined
+      if (this.suspected !== undefined) {
+        this.suspected = undefined
+        cleared = true
+      }
+    }
+    if (!following || this.leaderCommit <= applied) {
+      this.lagSince = undefined
+      return cleared ? "Cleared" : undefined
+    }
+    if (this.lagSince === undefined) this.lagSince = now
+    else if (now - this.lagSince >= after) return "NotApplying"
+    return cleared ? "Cleared" : undefined
+  }
 }

@@ -20,7 +20,6 @@ import type { NodeId } from "../../../services/raft/NodeId.js"
 import { LeadershipLost, NotLeader, Overloaded } from "../../../services/raft/RaftErrors.js"
 import { PayloadTooLarge } from "../../../services/raft/RaftErrors.js"
 import type { ProposeFailFastOptions, ProposeOptions, RaftNodeFailure } from "../../../services/raft/RaftNode.js"
-import { RaftMetric } from "../../../services/raft/RaftTrace.js"
 import type { Oversize } from "../core/Forwarding.js"
 import type { Ready } from "../core/Ready.js"
 import { Callers } from "./Callers.js"
@@ -32,10 +31,6 @@ import type { ChangeResult } from "./MembershipRequests.js"
 import type { EngineMetrics } from "./RaftMetrics.js"
 import { readWaiter, transferWaiter } from "./Requests.js"
 import type { ReadResult, TransferResult, Waiter } from "./Requests.js"
-
-// Read once: every property read of a `Data.taggedEnum` builds a fresh constructor.
-const ProposeCommitted = RaftMetric.ProposeCommitted
-const ProposeApplied = RaftMetric.ProposeApplied
 
 const closedNotLeader = () => new NotLeader({ leader: undefined, reason: "node is closed" })
 
@@ -262,10 +257,10 @@ export class Calls {
         const elapsedMs = now - proposal.startedAt
         this.stats.resolved(proposal.startedAt, true, now)
         if (elapsedMs > slowMs) this.slow.push({ index, elapsedMs })
-        if (metering) ready.metrics.push(ProposeCommitted({ logIndex: index, elapsedMs }))
+        if (metering) ready.metrics.push({ _tag: "ProposeCommitted", logIndex: index, elapsedMs })
         if (index <= applied) {
           this.stats.applied(elapsedMs)
-          if (metering) ready.metrics.push(ProposeApplied({ logIndex: index, elapsedMs }))
+          if (metering) ready.metrics.push({ _tag: "ProposeApplied", logIndex: index, elapsedMs })
         } else {
           this.unapplied.push({ index, startedAt: proposal.startedAt })
         }
@@ -290,7 +285,7 @@ export class Calls {
       if (p.index > applied) continue
       done++
       this.stats.applied(now - p.startedAt)
-      if (metering) ready.metrics.push(ProposeApplied({ logIndex: p.index, elapsedMs: now - p.startedAt }))
+      if (metering) ready.metrics.push({ _tag: "ProposeApplied", logIndex: p.index, elapsedMs: now - p.startedAt })
     }
     if (done === 0) return
     const rest = u.filter((p) => p.index > applied)

@@ -3,7 +3,7 @@
  * `MembershipOutcome` becomes the caller's typed result.
  */
 import { Effect } from "effect"
-import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
+import { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import {
   InvalidMembership,
   LeadershipLost,
@@ -21,7 +21,7 @@ export type ChangeResult = Effect.Effect<
 export const changeResult = (o: MembershipOutcome): ChangeResult => {
   switch (o._tag) {
     case "Changed":
-      return Effect.succeed(o.config)
+      return Effect.succeed(ClusterConfig.from(o.config))
     case "NotLeader":
       return Effect.fail(new NotLeader({ leader: o.leader, reason: o.reason }))
     case "InProgress":

@@ -8,7 +8,7 @@
  */
 import { Effect, Option, PubSub } from "effect"
 import type { Queue, Scope } from "effect"
-import type { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
+import { ClusterConfig } from "../../../services/raft/ClusterConfig.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import type { RaftRole } from "../../../services/raft/RaftRole.js"
 import type { RaftMetric, RaftTraceEvent } from "../../../services/raft/RaftTrace.js"
@@ -103,7 +103,7 @@ export class Publisher {
     if (c.config !== l.config) {
       // By identity: a rollback can land on another config at the same index.
       l.config = c.config
-      s.membership.set(c.config.new)
+      s.membership.set(ClusterConfig.from(c.config.new))
     }
     if (c.log.snapshotIndex !== l.floor) {
       l.floor = c.log.snapshotIndex

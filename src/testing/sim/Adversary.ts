@@ -159,7 +159,7 @@ export class Adversary implements SimObserver {
             totalBytes: data.byteLength,
             data,
             done: true,
-            config: new ConfigPayload({ new: ClusterConfig.ofVoters(from) }),
+            config: ConfigPayload.make({ new: ClusterConfig.ofVoters(from) }),
             round: 0
           }
         }

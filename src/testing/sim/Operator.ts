@@ -126,7 +126,7 @@ export class Operator implements SimObserver {
   /** Refreshes the view from the leader when its configuration is committed and not joint. */
   private refresh(): RaftCore | undefined {
     const l = this.leader()
-    if (l !== undefined && l.config.old === undefined && l.configIndex <= l.commitIndex) this.view = l.config.new
+    if (l !== undefined && l.config.old === undefined && l.configIndex <= l.commitIndex) this.view = ClusterConfig.from(l.config.new)
     return l
   }
 
@@ -265,7 +265,7 @@ export class Operator implements SimObserver {
     if (kind === undefined) return
     this.pending.delete(r.handle)
     this.count(`${kind}:${r.outcome._tag}`)
-    if (r.outcome._tag === "Changed") this.view = r.outcome.config
+    if (r.outcome._tag === "Changed") this.view = ClusterConfig.from(r.outcome.config)
   }
 
   onResolved(_node: SimNode, r: Resolution): void {

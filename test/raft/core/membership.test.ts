@@ -292,7 +292,7 @@ describe("rollback and disruption", () => {
   it("a truncated config entry rolls membership back to the previous configuration", () => {
     const c = detached(["f", "l", "m"])
     const f = c.node("f")
-    const joint = new ConfigPayload({ old: ClusterConfig.ofVoters("f", "l", "m"), new: ClusterConfig.ofVoters("f", "l", "m", "x") })
+    const joint = ConfigPayload.make({ old: ClusterConfig.ofVoters("f", "l", "m"), new: ClusterConfig.ofVoters("f", "l", "m", "x") })
     c.inject("f", "l", append({ term: 1, entries: [noop(1, 1), { _tag: "Config", index: 2, term: 1, config: joint }], leaderCommit: 1 }))
     expect(f.config).toBe(joint)
     expect(f.configIndex).toBe(2)

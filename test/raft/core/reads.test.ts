@@ -182,7 +182,7 @@ describe("readIndex", () => {
     const next = ClusterConfig.ofVoters(l.id, "d", "e")
     c.isolate("d")
     c.isolate("e")
-    appendLocal(l, { _tag: "Config", index: l.log.lastIndex + 1, term: l.term, config: new ConfigPayload({ old, new: next }) })
+    appendLocal(l, { _tag: "Config", index: l.log.lastIndex + 1, term: l.term, config: ConfigPayload.make({ old, new: next }) })
     c.process()
     c.advance(5)
     const h = c.readIndex(l.id)

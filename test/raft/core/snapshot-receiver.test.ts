@@ -10,7 +10,7 @@ import type { CoreCluster } from "../../../src/testing/CoreCluster.js"
 import { append, bytes, cmd, detached, lastSent, nid, noop } from "./helpers.js"
 import { encodeState } from "./stateMachine.js"
 
-const cfg3 = new ConfigPayload({ new: ClusterConfig.ofVoters("f", "l", "m") })
+const cfg3 = ConfigPayload.make({ new: ClusterConfig.ofVoters("f", "l", "m") })
 
 /** One InstallSnapshot frame; by default the whole `state` in a single chunk. */
 const snap = (f: {

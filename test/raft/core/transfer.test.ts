@@ -133,7 +133,7 @@ describe("leadership transfer", () => {
     // An uncommitted configuration entry: a membership change is in progress.
     const others = ["a", "b", "c"].filter((id) => id !== t)
     others.forEach((id) => c.isolate(id))
-    appendLocal(leader, { _tag: "Config", index: leader.log.lastIndex + 1, term: leader.term, config: new ConfigPayload({ new: ClusterConfig.of(["a", "b", "c"], []) }) })
+    appendLocal(leader, { _tag: "Config", index: leader.log.lastIndex + 1, term: leader.term, config: ConfigPayload.make({ new: ClusterConfig.of(["a", "b", "c"], []) }) })
     c.process()
     expect(c.outcomes.get(c.transferLeadership(leader.id, t))).toEqual({ _tag: "MembershipChangeInProgress" })
   })

@@ -42,7 +42,7 @@ const forgeries = (c: CoreCluster, id: string, jump: number): Array<RaftMessage>
       totalBytes: 3,
       data: bytes("bad"),
       done: true,
-      config: new ConfigPayload({ new: ClusterConfig.ofVoters("x") }),
+      config: ConfigPayload.make({ new: ClusterConfig.ofVoters("x") }),
       round: 0
     },
     { _tag: "RequestVote", term: t + 1, lastLogIndex: last + 100, lastLogTerm: t + 1, leadershipTransfer: true },

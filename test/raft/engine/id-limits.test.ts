@@ -111,7 +111,7 @@ describe("no remote frame at or over an id limit stops a node", () => {
       term,
       prevLogIndex: last,
       prevLogTerm: term,
-      entries: [{ _tag: "Config", index: last + 1, term, config: new ConfigPayload({ new: unchecked(["n1", "n2", "n3"], [id]) }, { disableValidation: true }) }],
+      entries: [{ _tag: "Config", index: last + 1, term, config: ConfigPayload.make({ new: unchecked(["n1", "n2", "n3"], [id]) }, { disableValidation: true }) }],
       leaderCommit: 0,
       round: 0
     },
@@ -124,7 +124,7 @@ describe("no remote frame at or over an id limit stops a node", () => {
       totalBytes: 1,
       data: bytes("s"),
       done: true,
-      config: new ConfigPayload({ new: unchecked([id]) }, { disableValidation: true }),
+      config: ConfigPayload.make({ new: unchecked([id]) }, { disableValidation: true }),
       round: 0
     },
     { _tag: "Forward", clientRequestId: 3, command: bytes("fwd"), dedupKey: { clientId: id as ClientId, requestId: 1 } },

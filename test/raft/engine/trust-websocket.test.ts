@@ -47,7 +47,7 @@ const forgeries = (term: number, last: number): Array<RaftMessage> => [
     totalBytes: 6,
     data: bytes("forged"),
     done: true,
-    config: new ConfigPayload({ new: ClusterConfig.ofVoters("mallory") }),
+    config: ConfigPayload.make({ new: ClusterConfig.ofVoters("mallory") }),
     round: 0
   },
   { _tag: "RequestVote", term: term + 100, lastLogIndex: last + 1000, lastLogTerm: term + 100, leadershipTransfer: true },

@@ -51,7 +51,7 @@ const forged = (term: number, last: number): Array<RaftMessage> => [
     totalBytes: 4,
     data: bytes("evil"),
     done: true,
-    config: new ConfigPayload({ new: ClusterConfig.ofVoters("x-intruder") }),
+    config: ConfigPayload.make({ new: ClusterConfig.ofVoters("x-intruder") }),
     round: 0
   },
   { _tag: "RequestVote", term: term + 50, lastLogIndex: last + 1000, lastLogTerm: term + 50, leadershipTransfer: true },

@@ -178,7 +178,7 @@ describe("SqlRaftStorage on SQLite: damage is caught at load", () => {
     Effect.gen(function*() {
       const file = freshFile(yield* tempDir())
       const s = yield* openFile(file)
-      const config = new ConfigPayload({ new: ClusterConfig.of(["a"]) })
+      const config = ConfigPayload.make({ new: ClusterConfig.of(["a"]) })
       yield* s.write({ hardState: { term: 2, votedFor: null }, append: [cmd(1, 1), cmd(2, 2), cmd(3, 2)] })
       yield* s.write({ snapshot: { meta: { lastIncludedIndex: 2, lastIncludedTerm: 2, config }, state: new Uint8Array([1, 2, 3]) }, discardThrough: 2 })
       yield* s.close
@@ -189,7 +189,7 @@ describe("SqlRaftStorage on SQLite: damage is caught at load", () => {
   it.scoped("a well-formed snapshot that contradicts the hard state fails load (its term is above the current term)", () =>
     Effect.gen(function*() {
       const file = yield* fileWithThreeRuns
-      const config = encodeConfig(new ConfigPayload({ new: ClusterConfig.of(["a"]) }))
+      const config = encodeConfig(ConfigPayload.make({ new: ClusterConfig.of(["a"]) }))
       const state = new Uint8Array([9])
       yield* withRawClient(file, (sql) =>
         sql.unsafe("INSERT INTO kuilt_raft_snapshot VALUES (1, 3, 7, ?, ?, ?)", [config, state, snapshotChecksum(3, 7, config, state)]).raw)
