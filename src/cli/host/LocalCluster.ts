@@ -125,7 +125,7 @@ export const make = (
           return s
         })
       }
-      return SqlRaftStorage.makeSqlite({ filename: Manifest.nodeFile(dir, slot.id) }).pipe(Effect.mapError((e) => e.reason))
+      return SqlRaftStorage.makeSqlite({ filename: Manifest.nodeFile(dir, slot.id) }).pipe(Effect.mapError((e) => e._tag === "StorageError" ? e.reason : e.message))
     }
 
     /** Starts `slot`'s node in a scope of its own (closed on failure). */

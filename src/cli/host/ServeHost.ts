@@ -62,7 +62,7 @@ export const make = (options: ServeOptions): Effect.Effect<ServeHostShape, strin
     const mesh = yield* MeshTransport.make(self, peers).pipe(Effect.mapError((e) => e.reason))
     const storage: RaftStorageShape = options.dataDir === undefined
       ? yield* InMemoryRaftStorage.make()
-      : yield* SqlRaftStorage.makeSqlite({ filename: Manifest.nodeFile(options.dataDir, self.id) }).pipe(Effect.mapError((e) => e.reason))
+      : yield* SqlRaftStorage.makeSqlite({ filename: Manifest.nodeFile(options.dataDir, self.id) }).pipe(Effect.mapError((e) => e._tag === "StorageError" ? e.reason : e.message))
     const raw = yield* makeRaftNode({
       cluster: ClusterConfig.ofVoters(...peers.map((p) => p.id)),
       transport: mesh,

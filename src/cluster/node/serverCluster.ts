@@ -21,7 +21,7 @@ import type { VoterMeshShape } from "../../../services/cluster/VoterMesh.js"
 import type { NodeId } from "../../../services/raft/NodeId.js"
 import type { RaftConfig } from "../../../services/raft/RaftConfig.js"
 import type { RaftStorageShape } from "../../../services/raft/RaftStorage.js"
-import type { StorageError } from "../../../services/raft/RaftErrors.js"
+import { StorageError } from "../../../services/raft/RaftErrors.js"
 import * as SqlRaftStorage from "../../../layers/raft/storage/sql/SqlRaftStorage.js"
 import { InMemoryVoterMesh } from "../../../layers/seam/mesh/InMemoryVoterMesh.js"
 import { WebSocketVoterMesh } from "../../../layers/seam/mesh/node/WebSocketVoterMesh.js"
@@ -168,7 +168,11 @@ export const serverCluster = (options: ServerClusterOptions): Effect.Effect<Serv
         secret: options.secret!
       }).pipe(Effect.provide(NodeSocket.layerWebSocketConstructor))).pipe(Effect.mapError((e) => fail(e.message)))
 
-    const storage = options.storage ?? ((voter: NodeId) => SqlRaftStorage.makeSqlite({ filename: voterFile(options.dataDir!, voter) }))
+    const storage = options.storage ?? ((voter: NodeId) =>
+      SqlRaftStorage.makeSqlite({ filename: voterFile(options.dataDir!, voter) }).pipe(
+        // A missing optional SQLite driver is a storage that cannot open: the voter cannot start.
+        Effect.catchTag("SqliteDriverMissing", (e) => Effect.fail(new StorageError({ reason: e.message, cause: e })))
+      ))
     const connected = Effect.map(relay.rooms, (rooms) => {
       const room = rooms.find((r) => r.name === CLIENT_ROOM)
       return new Set(room === undefined ? [] : room.members.filter((m) => m.connected && m.peerId !== entry).map((m) => m.peerId))
