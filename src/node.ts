@@ -9,6 +9,7 @@ export { SqliteDriverMissing } from "../layers/raft/storage/sql/SqliteDriverMiss
 // metrics, and Node's WebSocket constructor for `WebSocketLoom.join`.
 export { WebSocketHost } from "../layers/seam/websocket/node/WebSocketHost.js"
 export type { WebSocketHostShape } from "../layers/seam/websocket/node/WebSocketHost.js"
+export type { LocalMemberOptions } from "../layers/seam/websocket/node/LocalMember.js"
 export { WebSocketRelay } from "../layers/seam/websocket/node/WebSocketRelay.js"
 export type { WebSocketRelayShape } from "../layers/seam/websocket/node/WebSocketRelay.js"
 export * as WebSocketHostMetrics from "../layers/seam/websocket/node/HostMetrics.js"

@@ -20,6 +20,6 @@ export type { KvCommand } from "./testing/sim/KvStateMachine.js"
 export { runSeed, SIM_RAFT_CONFIG } from "./testing/sim/runSeed.js"
 export type { SimOptions, SimResult } from "./testing/sim/runSeed.js"
 export { SimCluster } from "./testing/sim/SimCluster.js"
-export type { SimNode, SimObserver } from "./testing/sim/SimCluster.js"
+export type { SimLimits, SimNode, SimObserver } from "./testing/sim/SimCluster.js"
 // The Effect-level simulated cluster: real RaftNode engines over InMemoryLoom on virtual time.
 export * from "./testing/effect/index.js"

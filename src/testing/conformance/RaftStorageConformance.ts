@@ -17,24 +17,13 @@
  * })
  * ```
  */
-import type { Effect, Scope } from "effect"
 import type { RaftStorageShape } from "../../../services/raft/RaftStorage.js"
 import { registerEdgeTests } from "./RaftStorageConformanceEdges.js"
 import { registerLogTests } from "./RaftStorageConformanceLog.js"
+import type { RaftStorageHarness } from "./RaftStorageHarness.js"
 import type { ConformanceTestApi } from "./TestApi.js"
 
-/** How the suite opens the storage under test. `H` is your storage's own type (a handle). */
-export interface RaftStorageHarness<H extends RaftStorageShape, E = never> {
-  /** Opens a fresh, empty storage in the test's scope. */
-  readonly make: () => Effect.Effect<H, E, Scope.Scope>
-  /**
-   * Closes the storage open on `handle`'s medium and opens the medium again (a node restart).
-   * May be called several times with the same handle; each call supersedes the previous
-   * instance. Omit for a storage with nothing to reopen: the reopen-only tests are then not
-   * registered and the others check the live instance only.
-   */
-  readonly reopen?: (handle: H) => Effect.Effect<RaftStorageShape, E, Scope.Scope>
-}
+export type { RaftStorageHarness } from "./RaftStorageHarness.js"
 
 /** How many cases the suite registers with a `reopen` (two fewer without one). */
 export const RAFT_STORAGE_CONFORMANCE_CASES = 43

@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import type { RaftStorageShape } from "../../../services/raft/RaftStorage.js"
 import { EMPTY_DURABLE_STATE } from "../../../services/raft/RaftStorage.js"
 import { sameMembers } from "../../../services/raft/ClusterConfig.js"
-import type { RaftStorageHarness } from "./RaftStorageConformance.js"
+import type { RaftStorageHarness } from "./RaftStorageHarness.js"
 import {
   bytes,
   checkNowAndAfterReopen,

@@ -4,7 +4,7 @@
  */
 import { Effect } from "effect"
 import type { RaftStorageShape } from "../../../services/raft/RaftStorage.js"
-import type { RaftStorageHarness } from "./RaftStorageConformance.js"
+import type { RaftStorageHarness } from "./RaftStorageHarness.js"
 import {
   bytes,
   checkNowAndAfterReopen,

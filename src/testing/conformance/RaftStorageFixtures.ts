@@ -8,7 +8,7 @@ import { ClientId } from "../../../services/raft/ClientId.js"
 import { ClusterConfig, ConfigPayload } from "../../../services/raft/ClusterConfig.js"
 import { NodeId } from "../../../services/raft/NodeId.js"
 import type { RaftStorageShape } from "../../../services/raft/RaftStorage.js"
-import type { RaftStorageHarness } from "./RaftStorageConformance.js"
+import type { RaftStorageHarness } from "./RaftStorageHarness.js"
 import type { ConformanceTestApi } from "./TestApi.js"
 
 /** The largest term or index a storage must round-trip. */
