@@ -29,17 +29,24 @@ import type { RaftConfig, RaftRole } from "./Tuning.js"
 import { WedgeState } from "./Wedge.js"
 import { HEADER_RESERVE } from "./constants.js"
 
-/** What a node is built from (see `RaftCore`'s `CoreOptions`). */
+/** What a node is built from (`RaftCore`'s `CoreOptions` is this type). */
 export interface StateOptions {
   readonly id: NodeId
   readonly config: RaftConfig
+  /** The configuration used until the log or a snapshot says otherwise. */
   readonly bootstrap: Members
   readonly durable: DurableState
   readonly rng: Prng
   readonly clientId: ClientId
+  /** How `clientId` was chosen: a shared `Durable` id is fatal, a shared `Auto` id is re-minted. Default `Auto`. */
   readonly identity?: IdentityKind
+  /** Exact wire size of an entry inside an AppendEntries (from the codec). */
   readonly entrySize: (entry: LogEntry) => number
   readonly now: number
+  /**
+   * The nodes a joiner trusts while its configuration has no voters: their leader frames are
+   * accepted and they are asked to vouch for a leader it does not know (see `Trust.ts`).
+   */
   readonly joinVia?: Iterable<NodeId>
 }
 

@@ -13,21 +13,19 @@
  * `Roles`; they apply what the leaf modules (`Progress`, `Quorum`, `ReadIndex`, `Transfer`,
  * `Membership`, `Snapshots`, `Trust`, `Wedge`, `DedupCache`, `Forwarding`) decide.
  */
-import type { IdentityKind } from "./DedupCache.js"
 import * as DedupCache from "./DedupCache.js"
 import { highestOwnSerial } from "./DedupCache.js"
-import type { DurableState } from "./Durable.js"
-import type { LogEntry, Members } from "./Entries.js"
+import type { Members } from "./Entries.js"
 import * as Follower from "./Follower.js"
 import type { Oversize } from "./Forwarding.js"
-import type { ClientId, NodeId } from "./Ids.js"
+import type { NodeId } from "./Ids.js"
 import * as Leader from "./Leader.js"
 import { heartbeat, maybeCommit, replicateAll } from "./Leader.js"
 import { appendLocal, emitCommitted, recomputeConfig } from "./LocalLog.js"
 import { isUnsolicitedResponse } from "./Membership.js"
 import type { RaftMessage, Vouch, VouchRequest } from "./Messages.js"
 import { NodeState } from "./NodeState.js"
-import type { Prng } from "./Prng.js"
+import type { StateOptions } from "./NodeState.js"
 import * as Proposals from "./Proposals.js"
 import { failStranded, flushParked } from "./Proposals.js"
 import { Ready } from "./Ready.js"
@@ -38,31 +36,13 @@ import { cut } from "./Snapshots.js"
 import type { Cut } from "./Snapshots.js"
 import * as Timers from "./Timers.js"
 import * as Trust from "./Trust.js"
-import type { RaftConfig } from "./Tuning.js"
 import * as Voting from "./Voting.js"
 import { HEADER_RESERVE } from "./constants.js"
 
 export { HEADER_RESERVE }
 
-export interface CoreOptions {
-  readonly id: NodeId
-  readonly config: RaftConfig
-  /** The configuration used until the log or a snapshot says otherwise. */
-  readonly bootstrap: Members
-  readonly durable: DurableState
-  readonly rng: Prng
-  readonly clientId: ClientId
-  /** How `clientId` was chosen: a shared `Durable` id is fatal, a shared `Auto` id is re-minted. Default `Auto`. */
-  readonly identity?: IdentityKind
-  /** Exact wire size of an entry inside an AppendEntries (from the codec). */
-  readonly entrySize: (entry: LogEntry) => number
-  readonly now: number
-  /**
-   * The nodes a joiner trusts while its configuration has no voters: their leader frames are
-   * accepted and they are asked to vouch for a leader it does not know (see `Trust.ts`).
-   */
-  readonly joinVia?: Iterable<NodeId>
-}
+/** What a node is built from: the same fields as `NodeState`'s `StateOptions`, documented there. */
+export type CoreOptions = StateOptions
 
 export class RaftCore extends NodeState {
   constructor(options: CoreOptions) {
